@@ -7,10 +7,14 @@ pagination) however many servers it reports on.
 import datetime
 
 from openstack import exceptions as sdk_exc
+from openstack.instance_ha.v1 import segment as sdk_segment
 
 from osc_instanceha import protection
 
 IMAGE_ID_CHUNK = 50  # ids per Glance "id=in:" query; keeps URLs short
+# Segments carry "enabled" from Masakari API 1.2 on; openstacksdk sends no
+# microversion to Masakari, so ask for it explicitly.
+SEGMENT_ENABLED_MICROVERSION = "1.2"
 
 
 class ServerLookupError(Exception):
@@ -130,7 +134,7 @@ def set_ha_flag(compute, server, enabled):
 # -- bulk reads for status ----------------------------------------------
 
 def list_servers(compute, all_projects=False, host=None):
-    query = {"host": host} if host else {}
+    query = {"compute_host": host} if host else {}
     servers = compute.servers(details=True, all_projects=all_projects,
                               **query)
     return [s for s in servers if host is None or s.compute_host in
@@ -156,7 +160,14 @@ def volumes_by_id(block_storage, all_projects=False):
 def masakari_hosts(instance_ha):
     """Map compute host name -> MasakariHost, one request per segment."""
     hosts = {}
-    for segment in instance_ha.segments():
+    try:
+        segments = list(sdk_segment.Segment.list(
+            instance_ha, microversion=SEGMENT_ENABLED_MICROVERSION))
+    except sdk_exc.HttpException as exc:
+        if exc.status_code != 406:  # a Masakari older than 1.2
+            raise
+        segments = list(instance_ha.segments())
+    for segment in segments:
         for host in instance_ha.hosts(segment.uuid):
             hosts[host.name] = protection.MasakariHost(
                 segment=segment.name,

@@ -1,0 +1,149 @@
+"""``openstack instanceha status`` through the real CLI against real
+Masakari, Glance and Keystone."""
+import json
+import re
+
+
+def status(cli, *args, **kwargs):
+    return {row["Name"]: row for row in
+            cli.json("instanceha", "status", "--long", *args, **kwargs)}
+
+
+def test_verdicts_name_every_reason(cli, seed):
+    good_host, maint_host, off_host, lone_host = (
+        seed.unique("cmp") for _ in range(4))
+    seed.segment_with_host(good_host)
+    seed.segment_with_host(maint_host, on_maintenance=True)
+    seed.segment_with_host(off_host, enabled=False)
+    seed.compute_service(lone_host)
+    agent = seed.image({"hw_qemu_guest_agent": "yes"})
+    bare = seed.image()
+    on = {"HA_Enabled": "True"}
+    servers = {
+        "protected": seed.server(agent.id, host=good_host, metadata=on),
+        "flag-off": seed.server(agent.id, host=good_host),
+        "no-agent": seed.server(bare.id, host=good_host, metadata=on),
+        "maintenance": seed.server(agent.id, host=maint_host, metadata=on),
+        "segment-off": seed.server(agent.id, host=off_host, metadata=on),
+        "no-segment": seed.server(agent.id, host=lone_host, metadata=on),
+        "stopped": seed.server(agent.id, host=good_host, metadata=on,
+                               vm_state="stopped"),
+        "bfv": seed.server(host=good_host, metadata=on, boot_volume={
+            "image_metadata": {"hw_qemu_guest_agent": "True"}}),
+    }
+    names = {s["name"]: label for label, s in servers.items()}
+
+    rows = status(cli, *names)
+
+    verdicts = {names[name]: row["Verdict"] for name, row in rows.items()}
+    assert verdicts == {
+        "protected": "protected",
+        "flag-off": "not protected: HA_Enabled is not true in the server "
+                    "metadata",
+        "no-agent": "not protected: image %s lacks hw_qemu_guest_agent=yes "
+                    "(hung guests go undetected)" % bare.name,
+        "maintenance": "not protected: host %s is on maintenance"
+                       % maint_host,
+        "segment-off": "not protected: segment %s is disabled"
+                       % rows[servers["segment-off"]["name"]]["Segment"],
+        "no-segment": "not protected: host %s is not in any failover "
+                      "segment" % lone_host,
+        "stopped": "not protected: server is SHUTOFF (only running servers "
+                   "are monitored)",
+        "bfv": "protected",
+    }
+    protected = rows[servers["protected"]["name"]]
+    assert protected["HA Enabled"] is True
+    assert protected["Guest Agent"] is True
+    assert protected["On Maintenance"] is False
+    assert protected["Host"] == good_host
+    assert rows[servers["no-agent"]["name"]]["Guest Agent"] is False
+    assert rows[servers["no-segment"]["name"]]["Segment"] is None
+    assert rows[servers["bfv"]["name"]]["Agent Source"].startswith("volume ")
+
+
+def test_last_notification_is_shown(cli, seed):
+    host = seed.unique("cmp")
+    seed.segment_with_host(host)
+    server = seed.server(seed.image({"hw_qemu_guest_agent": "yes"}).id,
+                         host=host, metadata={"HA_Enabled": "True"})
+    seed.admin.instance_ha.create_notification(
+        type="VM", hostname=host, generated_time="2026-01-01T00:00:00",
+        payload={"event": "LIFECYCLE", "instance_uuid": server["id"],
+                 "vir_domain_event": "STOPPED_FAILED"})
+
+    row = status(cli, server["id"], "--since", "1000000")[server["name"]]
+
+    assert row["Last Notification"].startswith(
+        "LIFECYCLE/STOPPED_FAILED ")
+    assert row["Notification Status"] in (
+        "new", "running", "finished", "error", "failed")
+
+
+def test_json_output_is_real_json(cli, seed):
+    server = seed.server(seed.image().id)
+
+    out = cli.run("instanceha", "status", server["id"], "-f", "json").stdout
+
+    rows = json.loads(out)
+    assert list(rows[0]) == ["ID", "Name", "Host", "HA Enabled",
+                             "Guest Agent", "Verdict"]
+    assert rows[0]["HA Enabled"] is False and rows[0]["Guest Agent"] is False
+
+
+def test_unknown_server_is_a_clear_error(cli):
+    result = cli.run("instanceha", "status", "no-such-server", check=False)
+
+    assert result.returncode == 1
+    assert "no server named or with ID 'no-such-server'" in result.stderr
+
+
+def test_member_sees_what_it_cannot_know(cli, seed):
+    """A non-admin sees neither compute hosts nor Masakari (admin-only
+    policy): the verdict says "unknown", never a false "protected"."""
+    image = seed.image({"hw_qemu_guest_agent": "yes"})
+    server = seed.server(image.id, project="demo",
+                         metadata={"HA_Enabled": "True"})
+
+    row = status(cli, server["id"], os_cloud="demo")[server["name"]]
+
+    assert row["Host"] is None
+    assert row["Verdict"].startswith("unknown: Masakari refused the query "
+                                      "(HTTP 403")
+
+
+def test_masakari_down_is_reported_not_hidden(cli, seed, local_cloud):
+    server = seed.server(seed.image({"hw_qemu_guest_agent": "yes"}).id,
+                         metadata={"HA_Enabled": "True"})
+    local_cloud.stop_service("masakari")
+    try:
+        row = status(cli, server["id"])[server["name"]]
+    finally:
+        local_cloud.start_masakari()
+
+    assert row["Verdict"].startswith("unknown: Masakari unreachable: ")
+
+
+def _request_urls(cli, *args):
+    result = cli.run("--debug", "instanceha", "status", *args, "-f", "json")
+    return re.findall(r"^REQ: curl -g -i -X (\w+) (\S+)", result.stderr,
+                      re.MULTILINE), json.loads(result.stdout)
+
+
+def test_request_count_does_not_grow_with_servers(cli, seed):
+    images = [seed.image({"hw_qemu_guest_agent": "yes"}), seed.image()]
+    hosts = {size: seed.unique("cmp") for size in (10, 200)}
+    for host in hosts.values():  # every segment exists for both counts
+        seed.segment_with_host(host)
+    counts = {}
+    for size, host in hosts.items():
+        for index in range(size):
+            seed.server(images[index % 2].id, host=host,
+                        metadata={"HA_Enabled": "True"})
+        requests, rows = _request_urls(cli, "--host", host)
+        assert len(rows) == size
+        assert sum(r["Verdict"] == "protected" for r in rows) == size // 2
+        counts[size] = requests
+    print("status requests: 10 servers -> %d, 200 servers -> %d"
+          % (len(counts[10]), len(counts[200])))
+    assert len(counts[200]) == len(counts[10])
