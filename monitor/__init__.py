@@ -1,1 +1,1 @@
-"""The host monitor that runs on every compute host (see the monitor issues)."""
+"""The host monitor that runs on every compute host."""

@@ -27,11 +27,12 @@ def find_server(compute, name_or_id, all_projects=False):
                                    all_projects=all_projects)
     except sdk_exc.DuplicateResource:
         raise ServerLookupError(
-            "more than one server is named %r: use its ID" % name_or_id)
+            "more than one server is named %r: use its ID" % name_or_id
+        ) from None
     except sdk_exc.NotFoundException:
         raise ServerLookupError("no server named or with ID %r%s" % (
             name_or_id, "" if all_projects else
-            " in this project (admins: --all-projects)"))
+            " in this project (admins: --all-projects)")) from None
 
 
 def image_id(server):

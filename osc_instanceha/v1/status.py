@@ -60,7 +60,7 @@ class ShowStatus(command.Lister):
                 servers.append(cloud.find_server(conn.compute, name,
                                                  args.all_projects))
             except cloud.ServerLookupError as exc:
-                raise exceptions.CommandError(str(exc))
+                raise exceptions.CommandError(str(exc)) from None
         return servers
 
     def _facts(self, conn, servers, args):

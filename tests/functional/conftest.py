@@ -8,16 +8,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import openstack
-import openstack.config
-import openstack.connection
 import pytest
-import requests
 
 from tools.cloud import peers
+from tools.cloud import seed as seed_mod
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 
@@ -60,71 +56,6 @@ def cli(local_cloud):
     return Cli(local_cloud)
 
 
-class Seeder:
-    """Creates what each test needs: real Glance images and Masakari
-    segments, emulated servers and compute services."""
-
-    def __init__(self, cloud):
-        self.cloud = cloud
-        config = openstack.config.OpenStackConfig(
-            config_files=[str(cloud.clouds_yaml)])
-        self.admin = openstack.connection.Connection(
-            config=config.get_one("admin"))
-        self.demo = openstack.connection.Connection(
-            config=config.get_one("demo"))
-        self.admin.instance_ha.default_microversion = "1.2"
-
-    @staticmethod
-    def unique(prefix):
-        return "%s-%s" % (prefix, uuid.uuid4().hex[:8])
-
-    def image(self, properties=None, conn=None, visibility="public"):
-        conn = conn or self.admin
-        return conn.image.create_image(
-            name=self.unique("img"), disk_format="raw",
-            container_format="bare", visibility=visibility,
-            properties=dict(properties or {}))
-
-    def server(self, image_id=None, project="admin", host="compute-1",
-               metadata=None, name=None, boot_volume=None, **extra):
-        project_id = self._project_id(project)
-        spec = dict(name=name or self.unique("vm"), project_id=project_id,
-                    host=host, metadata=metadata or {}, **extra)
-        if boot_volume is not None:
-            spec["boot_volume"] = boot_volume
-        else:
-            spec["image_id"] = image_id
-        response = requests.post(self.cloud.emulator_url +
-                                 "/_emulator/servers", json=spec, timeout=10)
-        response.raise_for_status()
-        return response.json()["server"]
-
-    def compute_service(self, host):
-        requests.post(self.cloud.emulator_url + "/_emulator/services",
-                      json={"host": host}, timeout=10).raise_for_status()
-
-    def segment_with_host(self, host, enabled=True, on_maintenance=False):
-        self.compute_service(host)
-        ha = self.admin.instance_ha
-        segment = ha.create_segment(name=self.unique("seg"),
-                                    recovery_method="auto",
-                                    service_type="COMPUTE")
-        ha.create_host(segment.uuid, name=host, type="COMPUTE",
-                       control_attributes="SSH")
-        if on_maintenance:
-            masakari_host = next(h for h in ha.hosts(segment.uuid)
-                                 if h.name == host)
-            ha.update_host(masakari_host.uuid, segment_id=segment.uuid,
-                           on_maintenance=True)
-        if not enabled:
-            ha.update_segment(segment.uuid, is_enabled=False)
-        return segment
-
-    def _project_id(self, project):
-        conn = self.admin if project == "admin" else self.demo
-        return conn.current_project_id
-
-
 @pytest.fixture(scope="session")
 def seed(local_cloud):
-    return Seeder(local_cloud)
+    return seed_mod.Seeder(local_cloud)

@@ -72,7 +72,7 @@ class TokenValidator:
                 body = json.load(response)["token"]
         except urllib.error.HTTPError:
             raise HTTPError(401, "The request you have made requires "
-                                 "authentication.")
+                                 "authentication.") from None
         roles = {role["name"] for role in body.get("roles", [])}
         project = body.get("project", {}).get("id")
         caller = Caller(project, body["user"]["id"], "admin" in roles)
@@ -205,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             return json.loads(self.rfile.read(length))
         except ValueError:
-            raise HTTPError(400, "Malformed request body")
+            raise HTTPError(400, "Malformed request body") from None
 
     def _send(self, code, payload=None, headers=None):
         data = b"" if payload is None else json.dumps(payload).encode()

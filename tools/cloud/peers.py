@@ -124,9 +124,10 @@ class LocalCloud:
         try:
             self._start_keystone()
             self._register_catalog()
-            self._spawn("nova", [sys.executable, str(HERE / "nova_emulator.py"),
-                                 "--port", str(self.ports["nova"]),
-                                 "--keystone", self.url("keystone")])
+            self._spawn("nova", [
+                sys.executable, str(HERE / "nova_emulator.py"),
+                "--port", str(self.ports["nova"]),
+                "--keystone", self.url("keystone")])
             wait_http(self.url("nova") + "/compute")
             self._start_glance()
             self._start_masakari()
@@ -143,7 +144,7 @@ class LocalCloud:
     def stop(self):
         pids = dict(self._load_state().get("pids", {}))
         pids.update({name: proc.pid for name, proc in self.procs.items()})
-        for name, pid in pids.items():
+        for pid in pids.values():
             try:
                 os.killpg(pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -320,7 +321,8 @@ class LocalCloud:
             flavor = keystone
             [oslo_policy]
             enforce_new_defaults = true
-            """).format(d=d, url=self.url("glance")) + self._authtoken_section())
+            """).format(d=d, url=self.url("glance"))
+            + self._authtoken_section())
         shutil.copy(self.venv / "etc" / "glance" / "glance-api-paste.ini",
                     d / "glance-api-paste.ini")
         env = {"OS_GLANCE_CONFIG_DIR": str(d)}
@@ -375,7 +377,8 @@ class LocalCloud:
     def _spawn_masakari(self):
         conf = self.workdir / "masakari" / "masakari.conf"
         proc, log_file = self._spawn(
-            "masakari", [self._bin("python"), str(HERE / "masakari_service.py"),
+            "masakari", [self._bin("python"),
+                         str(HERE / "masakari_service.py"),
                          "--config-file", str(conf)])
         wait_http(self.url("masakari") + "/", process=proc, log_file=log_file)
 
