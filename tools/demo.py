@@ -49,8 +49,11 @@ def main():
             run(yaml, "instanceha", "status", web["id"], "-f", "json")
             print("\nA project member may not change the admin's image and "
                   "cannot see Masakari:")
-            mine = seed.server(shared.id, name="app-1", project="demo")
+            other = seed.image({"os_distro": "ubuntu"})
+            mine = seed.server(other.id, name="app-1", project="demo")
             run(yaml, "instanceha", "enable", mine["name"], os_cloud="demo")
+            run(yaml, "instanceha", "enable", "--no-image", mine["name"],
+                os_cloud="demo")
             run(yaml, "instanceha", "status", os_cloud="demo")
         finally:
             cloud.stop()
