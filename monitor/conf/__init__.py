@@ -1,0 +1,33 @@
+"""The monitor's configuration, one module per section (oslo.config).
+
+Option names follow masakarimonitors.conf where the two overlap, so an
+existing config file keeps working; ``validate`` rejects what oslo.config
+would silently ignore.
+"""
+from oslo_config import cfg
+from oslo_log import log
+
+from monitor.conf import api
+from monitor.conf import base
+from monitor.conf import callback
+from monitor.conf import introspective
+from monitor.conf import libvirt
+
+CONF = cfg.CONF
+
+MODULES = (base, libvirt, callback, api, introspective)
+
+
+def register_opts(conf=CONF):
+    for module in MODULES:
+        module.register_opts(conf)
+    log.register_options(conf)
+
+
+def list_opts():
+    """Entry point for oslo-config-generator (namespace instanceha.monitor)."""
+    groups = {}
+    for module in MODULES:
+        for group, opts in module.list_opts():
+            groups.setdefault(group, []).extend(opts)
+    return sorted(groups.items(), key=lambda item: item[0] != "DEFAULT")

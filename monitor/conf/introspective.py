@@ -1,0 +1,29 @@
+"""[introspectiveinstancemonitor]: guest-agent heartbeats."""
+from oslo_config import cfg
+
+GROUP = "introspectiveinstancemonitor"
+OPTS = [
+    cfg.IntOpt("guest_monitoring_interval", default=10, min=1,
+               help="Seconds between two heartbeats of one guest."),
+    cfg.IntOpt("guest_monitoring_timeout", default=2, min=1,
+               help="Seconds a heartbeat may take before it counts as "
+                    "failed."),
+    cfg.IntOpt("guest_monitoring_failure_threshold", default=3, min=1,
+               help="Consecutive failed heartbeats that declare a guest "
+                    "hung (exactly this many)."),
+    cfg.StrOpt("qemu_guest_agent_sock_path",
+               default=r"/var/lib/libvirt/qemu/org\.qemu\.guest_agent\..*"
+                       r"\.instance-.*\.sock",
+               help="Kept for masakari-monitors compatibility: a regular "
+                    "expression for the agent socket path. The channel "
+                    "target name org.qemu.guest_agent.0 is what identifies "
+                    "the agent."),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(OPTS, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, OPTS)]

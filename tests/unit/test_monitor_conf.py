@@ -1,0 +1,127 @@
+"""The monitor's config: masakari-monitors names, and loud misspellings."""
+import textwrap
+
+import pytest
+from oslo_config import cfg
+
+from monitor import conf as monitor_conf
+from monitor.conf import validate
+
+
+@pytest.fixture
+def load(tmp_path):
+    def load(text):
+        path = tmp_path / "instanceha-monitor.conf"
+        path.write_text(textwrap.dedent(text))
+        conf = cfg.ConfigOpts()
+        monitor_conf.register_opts(conf)
+        conf(["--config-file", str(path)], project="instanceha")
+        return conf, str(path)
+    return load
+
+
+def test_masakari_monitors_config_is_accepted(load):
+    conf, _ = load("""\
+        [DEFAULT]
+        hostname = compute-7
+        debug = true
+        log_file = /var/log/masakari/monitor.log
+        [libvirt]
+        connection_uri = qemu+tcp://compute-7/system
+        [callback]
+        retry_max = 12
+        retry_interval = 10
+        [introspectiveinstancemonitor]
+        guest_monitoring_interval = 5
+        guest_monitoring_timeout = 1
+        guest_monitoring_failure_threshold = 4
+        [api]
+        region = RegionTwo
+        api_interface = internal
+        auth_type = password
+        auth_url = http://keystone/v3
+        username = masakari
+        password = secret
+        project_name = service
+        user_domain_id = default
+        project_domain_id = default
+        cafile = /etc/ssl/ca.pem
+        """)
+    validate.check(conf)
+    assert conf.hostname == "compute-7"
+    assert conf.libvirt.connection_uri == "qemu+tcp://compute-7/system"
+    assert conf.introspectiveinstancemonitor.guest_monitoring_interval == 5
+    assert conf.api.region == "RegionTwo"
+    assert conf.api.api_interface == "internal"
+
+
+def test_noauth_with_endpoint_override_is_accepted(load):
+    conf, _ = load("""\
+        [api]
+        auth_type = none
+        endpoint_override = http://127.0.0.1:15868/v1
+        """)
+    validate.check(conf)
+    assert conf.api.endpoint_override == "http://127.0.0.1:15868/v1"
+
+
+def test_every_unknown_entry_is_reported_with_a_hint(load):
+    conf, path = load("""\
+        [introspectiveinstancemonitor]
+        guest_monitor_interval = 5
+        guest_monitor_timeout = 1
+        [libvirtt]
+        connection_uri = test:///default
+        [callback]
+        connection_uri = qemu:///system
+        [api]
+        auth_type = password
+        usernme = masakari
+        """)
+    with pytest.raises(validate.ConfigError) as error:
+        validate.check(conf)
+    assert str(error.value).splitlines() == [
+        "%s: unknown option 'guest_monitor_interval' in "
+        "[introspectiveinstancemonitor]; did you mean "
+        "'guest_monitoring_interval'?" % path,
+        "%s: unknown option 'guest_monitor_timeout' in "
+        "[introspectiveinstancemonitor]; did you mean "
+        "'guest_monitoring_timeout'?" % path,
+        "%s: unknown section [libvirtt]; did you mean [libvirt]?" % path,
+        "%s: unknown option 'connection_uri' in [callback]; it belongs in "
+        "[libvirt]" % path,
+        "%s: unknown option 'usernme' in [api]; did you mean "
+        "'username'?" % path,
+    ]
+
+
+def test_auth_plugin_options_depend_on_auth_type(load):
+    conf, path = load("""\
+        [api]
+        auth_type = none
+        username = masakari
+        """)
+    with pytest.raises(validate.ConfigError, match="unknown option "
+                       "'username' in \\[api\\]"):
+        validate.check(conf)
+
+
+def test_sample_generator_lists_every_section():
+    groups = dict(monitor_conf.list_opts())
+    assert list(groups)[0] == "DEFAULT"
+    assert {"DEFAULT", "libvirt", "callback", "api",
+            "introspectiveinstancemonitor"} <= set(groups)
+    api_names = {opt.dest for opt in groups["api"]}
+    assert {"region", "api_interface", "auth_type", "endpoint_override",
+            "auth_url", "username", "cafile"} <= api_names
+    assert "region_name" not in api_names  # [api] region says it already
+
+
+def test_unknown_auth_type_is_reported(load):
+    conf, path = load("""\
+        [api]
+        auth_type = pasword
+        """)
+    with pytest.raises(validate.ConfigError, match="unknown auth_type "
+                       "'pasword' in \\[api\\]"):
+        validate.check(conf)
