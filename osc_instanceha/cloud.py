@@ -42,15 +42,11 @@ def image_id(server):
     return getattr(image, "id", None) or None
 
 
-def boot_volume_id(server, volumes=None):
+def boot_volume_id(server, volumes):
     """The server's root volume: the attached volume Cinder shows as its
     root device, else the only bootable one."""
     attached = [v["id"] for v in (server.attached_volumes or [])]
-    if not attached:
-        return None
     root = getattr(server, "root_device_name", None) or "/dev/vda"
-    if volumes is None:
-        return attached[0] if len(attached) == 1 else None
     bootable = []
     for volume_id in attached:
         volume = volumes.get(volume_id)
