@@ -12,10 +12,11 @@ from monitor.conf import base
 from monitor.conf import callback
 from monitor.conf import introspective
 from monitor.conf import libvirt
+from monitor.conf import status
 
 CONF = cfg.CONF
 
-MODULES = (base, libvirt, callback, api, introspective)
+MODULES = (base, libvirt, callback, api, introspective, status)
 
 
 def register_opts(conf=CONF):

@@ -12,6 +12,12 @@ OPTS = [
     cfg.StrOpt("state_path", default="/var/lib/instanceha",
                help="Directory for the monitor's durable state: the outbox "
                     "of undelivered notifications and the restart budgets."),
+    cfg.BoolOpt("forward_ignored_events", default=False,
+                help="Also send lifecycle events Masakari's engine ignores "
+                     "(Nova's own stop or destroy, in-guest shutdown, "
+                     "pause, migration), as masakari-monitors does. They "
+                     "only fill Masakari's database; off by default, and "
+                     "always visible in the monitor's status."),
 ]
 
 

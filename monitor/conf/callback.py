@@ -13,6 +13,9 @@ OPTS = [
     cfg.IntOpt("retry_interval", default=10, min=1,
                help="First delay in seconds between delivery attempts; "
                     "later ones grow exponentially with jitter."),
+    cfg.IntOpt("retry_max_interval", default=300, min=1,
+               help="Upper bound in seconds of the delay between two "
+                    "delivery attempts of one notification."),
 ]
 
 

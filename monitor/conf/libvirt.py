@@ -6,6 +6,15 @@ OPTS = [
     cfg.StrOpt("connection_uri", default="qemu:///system",
                help="libvirt URI to monitor. The connection is read-write "
                     "because guest-agent commands need it."),
+    cfg.IntOpt("keepalive_interval", default=2, min=1,
+               help="Seconds between libvirt keepalive probes; a hung "
+                    "libvirtd is noticed after interval x (count + 1)."),
+    cfg.IntOpt("keepalive_count", default=3, min=1,
+               help="Unanswered keepalive probes before the connection is "
+                    "declared dead and reopened."),
+    cfg.FloatOpt("reconnect_max_delay", default=30.0, min=0.1,
+                 help="Upper bound of the backoff between reconnection "
+                      "attempts while libvirtd is away."),
 ]
 
 

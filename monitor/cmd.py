@@ -1,0 +1,175 @@
+"""``instanceha-monitor start | check | status`` (the console script)."""
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from oslo_config import cfg
+from oslo_log import log
+
+from monitor import conf as monitor_conf
+from monitor.conf import validate
+
+PROJECT = "instanceha"
+PROG = "instanceha-monitor"
+
+
+def load_config(args, conf=None):
+    """Parse and validate the config; exits 2 with every problem named."""
+    conf = conf or cfg.ConfigOpts()
+    monitor_conf.register_opts(conf)
+    argv = []
+    for path in args.config_file or []:
+        argv += ["--config-file", path]
+    if args.config_dir:
+        argv += ["--config-dir", args.config_dir]
+    try:
+        conf(argv, project=PROJECT, prog=PROG)
+        validate.check(conf)
+    except (cfg.Error, validate.ConfigError) as exc:
+        sys.stderr.write("%s: configuration error:\n%s\n" % (PROG, exc))
+        sys.exit(2)
+    return conf
+
+
+def cmd_start(conf, _args):
+    """Run the monitor in the foreground (SIGTERM or SIGINT stop it)."""
+    from monitor import service
+
+    log.setup(conf, PROG)
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await service.Monitor(conf).run(stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_check(conf, _args):
+    """Config, libvirt, state directory and Masakari, each said plainly."""
+    import libvirt
+
+    from monitor import libvirt_watch
+    from monitor import masakari
+
+    failures = 0
+
+    def report(ok, what, detail):
+        nonlocal failures
+        failures += 0 if ok else 1
+        print("%s %-9s %s" % ("ok  " if ok else "FAIL", what, detail))
+
+    report(True, "config", ", ".join(validate.config_files(conf)) or
+           "no config file: built-in defaults")
+    libvirt_watch.register_error_handler()
+    try:
+        conn = libvirt.open(conf.libvirt.connection_uri)
+        count = len(conn.listAllDomains())
+        conn.close()
+        report(True, "libvirt", "%s: %d domains" % (
+            conf.libvirt.connection_uri, count))
+    except libvirt.libvirtError as exc:
+        report(False, "libvirt", "cannot open %s: %s" % (
+            conf.libvirt.connection_uri, exc))
+    state = Path(conf.state_path)
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        probe = state / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+        report(True, "state", "%s is writable" % state)
+    except OSError as exc:
+        report(False, "state", "%s is not writable: %s" % (state, exc))
+    try:
+        found = masakari.find_host(masakari.connect(conf), conf.hostname)
+    except Exception as exc:  # any failure here is what check reports
+        report(False, "masakari", "cannot query Masakari: %s" % (
+            masakari.describe(exc)))
+    else:
+        if found is None:
+            report(False, "masakari", "host %r is not registered in any "
+                   "failover segment: Masakari would refuse every "
+                   "notification (400). Register it, or set [DEFAULT] "
+                   "hostname to its Masakari name." % conf.hostname)
+        else:
+            segment, host = found
+            report(not host.on_maintenance, "masakari",
+                   "host %r in segment %r%s" % (
+                       conf.hostname, segment,
+                       " is ON MAINTENANCE: notifications get 409"
+                       if host.on_maintenance else ""))
+    return 1 if failures else 0
+
+
+def status_url(conf):
+    if conf.status.port == 0:
+        return (Path(conf.state_path) / "status.url").read_text().strip()
+    return "http://%s:%d" % (conf.status.listen, conf.status.port)
+
+
+def cmd_status(conf, args):
+    """Show the running monitor's state (from its status endpoint)."""
+    try:
+        url = status_url(conf) + "/status"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            state = json.load(response)
+    except (OSError, urllib.error.URLError) as exc:
+        sys.stderr.write("%s: no running monitor answers (%s)\n" % (PROG,
+                                                                   exc))
+        return 1
+    if args.json:
+        json.dump(state, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    lv = state["libvirt"]
+    print("host %s, libvirt %s: %s%s" % (
+        state["hostname"], lv["uri"],
+        "connected" if lv["connected"] else "DISCONNECTED",
+        "" if lv["connected"] or not lv["last_error"]
+        else " (%s)" % lv["last_error"]))
+    for domain in state["domains"]:
+        print("  %-20s %-36s %-9s %s %s" % (
+            domain["name"], domain["uuid"], domain.get("state", "?"),
+            domain.get("last_event", "-"), domain.get("last_decision", "")))
+    print("outbox: %d pending" % state["outbox"]["pending"])
+    for entry in state["outbox"]["entries"]:
+        print("  %-8s %s %s attempts=%d %s" % (
+            entry["state"], entry["instance_uuid"], entry["event"],
+            entry["attempts"], entry["last_error"] or ""))
+    return 0
+
+
+COMMANDS = {"start": cmd_start, "check": cmd_check, "status": cmd_status}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="VM high-availability host monitor")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func in COMMANDS.items():
+        command = sub.add_parser(name, help=(func.__doc__ or "").split(
+            "\n")[0] or None)
+        command.add_argument("--config-file", action="append",
+                             metavar="PATH", help="may be repeated")
+        command.add_argument("--config-dir", metavar="DIR")
+        if name == "status":
+            command.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.config_file and not args.config_dir:
+        default = "/etc/instanceha/instanceha-monitor.conf"
+        args.config_file = [default] if os.path.exists(default) else []
+    conf = load_config(args)
+    return COMMANDS[args.command](conf, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The local status endpoint: /healthz, /status (JSON), /metrics."""
+from aiohttp import web
+import prometheus_client
+
+
+class Server:
+    def __init__(self, runner, url):
+        self._runner = runner
+        self.url = url
+
+    async def close(self):
+        await self._runner.cleanup()
+
+
+async def serve(monitor, host, port):
+    async def healthz(_request):
+        return web.json_response({"ok": True,
+                                  "libvirt": monitor.libvirt_state})
+
+    async def status(_request):
+        return web.json_response(monitor.status())
+
+    async def metrics(_request):
+        monitor.status()  # refreshes the outbox gauge
+        return web.Response(body=monitor.metrics.render(), headers={
+            "Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/status", status)
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    return Server(runner, "http://%s:%d" % (bound[0], bound[1]))

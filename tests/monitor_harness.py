@@ -1,0 +1,130 @@
+"""Runs the monitor in-process on libvirt's test:///default driver.
+
+libvirt accepts one event-loop implementation per process, so all monitors
+of a test session share one asyncio loop in a background thread; the tests
+drive libvirt from their own thread, as another client would.
+"""
+import argparse
+import asyncio
+import threading
+import time
+import uuid
+
+import libvirt
+
+from monitor import cmd
+from monitor import libvirt_watch
+from monitor import service
+
+_LOOP = None
+
+
+class LoopThread:
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever,
+                                       daemon=True)
+        self.thread.start()
+        self.call(libvirt_watch.register_event_impl, self.loop)
+
+    def run(self, coro, timeout=30):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(
+            timeout)
+
+    def call(self, func, *args):
+        async def wrapper():
+            return func(*args)
+        return self.run(wrapper())
+
+
+def loop_thread():
+    global _LOOP
+    if _LOOP is None:
+        _LOOP = LoopThread()
+    return _LOOP
+
+
+def load_conf(path):
+    return cmd.load_config(argparse.Namespace(config_file=[str(path)],
+                                              config_dir=None))
+
+
+def write_conf(tmp_path, text=""):
+    path = tmp_path / "instanceha-monitor.conf"
+    path.write_text(
+        "[DEFAULT]\nstate_path = %s\n%s\n" % (tmp_path / "state", text)
+        if "[DEFAULT]" not in text else text)
+    return path
+
+
+class RunningMonitor:
+    """A Monitor on the shared loop; ``stop`` is a clean SIGTERM-like stop."""
+
+    def __init__(self, conf, send=None):
+        self.loop = loop_thread()
+        self.monitor = self.loop.call(lambda: service.Monitor(conf,
+                                                              send=send))
+        self._stop = self.loop.call(asyncio.Event)
+        self.task = asyncio.run_coroutine_threadsafe(
+            self.monitor.run(self._stop), self.loop.loop)
+        self.wait_for(lambda: self.monitor.libvirt_state["connected"])
+
+    def status(self):
+        return self.loop.call(self.monitor.status)
+
+    def inject(self, dom_name, event, detail):
+        """Deliver a lifecycle event through the callback libvirt uses, for
+        events the test driver cannot produce (a QEMU process dying)."""
+        def deliver():
+            dom = self.monitor.watcher.conn.lookupByName(dom_name)
+            self.monitor.watcher._on_lifecycle(None, dom, event, detail,
+                                               None)
+        self.loop.call(deliver)
+
+    def wait_for(self, predicate, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.loop.call(predicate):
+                return
+            if self.task.done():
+                self.task.result()
+            time.sleep(0.02)
+        raise AssertionError("condition not met within %s s" % timeout)
+
+    def stop(self):
+        self.loop.loop.call_soon_threadsafe(self._stop.set)
+        self.task.result(20)
+
+
+class TestDomains:
+    """Domains of the shared test:///default driver, made and removed by one
+    test (the driver's state is shared by the whole process)."""
+
+    def __init__(self):
+        libvirt_watch.register_error_handler()
+        self.conn = libvirt.open("test:///default")
+        self.made = []
+
+    def create(self, count=1):
+        doms = []
+        for _ in range(count):
+            name = "instance-%s" % uuid.uuid4().hex[:8]
+            dom = self.conn.defineXML(
+                "<domain type='test'><name>%s</name><uuid>%s</uuid>"
+                "<memory>65536</memory><vcpu>1</vcpu>"
+                "<os><type>hvm</type></os></domain>"
+                % (name, uuid.uuid4()))
+            dom.create()
+            self.made.append(dom)
+            doms.append(dom)
+        return doms
+
+    def cleanup(self):
+        for dom in self.made:
+            try:
+                if dom.isActive():
+                    dom.destroy()
+                dom.undefine()
+            except libvirt.libvirtError:
+                pass
+        self.conn.close()

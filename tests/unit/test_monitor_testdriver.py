@@ -1,0 +1,208 @@
+"""The monitor on libvirt's in-process test driver (real libvirt code).
+
+Masakari's side is a recorder here; tests/functional deliver to the real
+Masakari.  The test driver cannot kill a QEMU process, so deaths are handed
+to the very callback libvirt invokes (``RunningMonitor.inject``); the real
+kill -9 runs in the lab tier.
+"""
+import json
+import urllib.request
+
+import libvirt
+import pytest
+
+from monitor import masakari
+from monitor import outbox
+from tests import monitor_harness as harness
+
+STOPPED = libvirt.VIR_DOMAIN_EVENT_STOPPED
+
+
+class Recorder:
+    """Stands in for Masakari: answers 202 and keeps what it got."""
+
+    def __init__(self):
+        self.bodies = []
+
+    def __call__(self, body):
+        self.bodies.append(body)
+        return masakari.Answer(202, "accepted", "n-%d" % len(self.bodies))
+
+
+@pytest.fixture
+def domains():
+    doms = harness.TestDomains()
+    yield doms
+    doms.cleanup()
+
+
+@pytest.fixture
+def start(tmp_path):
+    running = []
+
+    def start(default_options="", send=None):
+        conf = harness.load_conf(harness.write_conf(tmp_path, """\
+            [DEFAULT]
+            hostname = compute-1
+            state_path = %s
+            %s
+            [libvirt]
+            connection_uri = test:///default
+            [status]
+            port = 0
+            [callback]
+            retry_interval = 1
+            retry_max_interval = 1
+            """.replace("            ", "") % (tmp_path / "state",
+                                              default_options)))
+        monitor = harness.RunningMonitor(conf, send=send or Recorder())
+        running.append(monitor)
+        return monitor
+
+    yield start
+    for monitor in running:
+        if not monitor.task.done():
+            monitor.stop()
+
+
+def domain_view(monitor, dom):
+    """Runs on the monitor's loop (inside wait_for) or from the test."""
+    return next((d for d in monitor.monitor.inventory.view()
+                 if d["uuid"] == dom.UUIDString()), {})
+
+
+def test_real_events_are_seen_and_nova_stops_are_not_sent(start, domains):
+    recorder = Recorder()
+    monitor = start(send=recorder)
+    dom, = domains.create()
+    monitor.wait_for(lambda: domain_view(monitor, dom).get("last_event") ==
+                     "STARTED_BOOTED")
+
+    dom.suspend()
+    monitor.wait_for(lambda: domain_view(monitor, dom)["last_event"] ==
+                     "SUSPENDED_PAUSED")
+    dom.resume()
+    dom.destroy()  # what Nova's stop or delete does
+    monitor.wait_for(lambda: domain_view(monitor, dom)["last_event"] ==
+                     "STOPPED_DESTROYED")
+
+    view = domain_view(monitor, dom)
+    assert view["last_decision"] == "record only"
+    assert view["reason"] == "not a failure Masakari recovers"
+    assert monitor.status()["outbox"]["entries"] == []
+    assert recorder.bodies == []
+
+
+def test_process_death_is_committed_then_delivered(start, domains):
+    recorder = Recorder()
+    monitor = start(send=recorder)
+    dom, = domains.create()
+    monitor.wait_for(lambda: dom.UUIDString() in
+                     monitor.monitor.inventory.known_running())
+
+    monitor.inject(dom.name(), STOPPED,
+                   libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    monitor.wait_for(lambda: len(recorder.bodies) == 1)
+
+    body = recorder.bodies[0]
+    assert body["type"] == "VM" and body["hostname"] == "compute-1"
+    assert body["payload"] == {"event": "LIFECYCLE",
+                               "instance_uuid": dom.UUIDString(),
+                               "vir_domain_event": "STOPPED_FAILED"}
+    entry, = monitor.status()["outbox"]["entries"]
+    assert entry["state"] == outbox.ACCEPTED
+    assert entry["notification_uuid"] == "n-1"
+    assert domain_view(monitor, dom)["last_decision"] == \
+        "notify LIFECYCLE/STOPPED_FAILED"
+
+
+def test_panic_and_the_stop_after_it_make_one_notification(start, domains):
+    recorder = Recorder()
+    monitor = start(send=recorder)
+    dom, = domains.create()
+    monitor.wait_for(lambda: dom.UUIDString() in
+                     monitor.monitor.inventory.known_running())
+
+    monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_CRASHED,
+                   libvirt.VIR_DOMAIN_EVENT_CRASHED_PANICKED)
+    monitor.inject(dom.name(), STOPPED,
+                   libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED)
+    monitor.wait_for(lambda: len(recorder.bodies) == 1)
+
+    assert domain_view(monitor, dom)["last_decision"] == \
+        "notify LIFECYCLE/STOPPED_FAILED (already recorded)"
+    assert len(monitor.status()["outbox"]["entries"]) == 1
+
+
+def test_two_deaths_at_once_are_both_delivered(start, domains):
+    recorder = Recorder()
+    monitor = start(send=recorder)
+    doms = domains.create(2)
+    monitor.wait_for(lambda: len(monitor.monitor.inventory.known_running())
+                     >= 2)
+    for dom in doms:
+        monitor.inject(dom.name(), STOPPED,
+                       libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    monitor.wait_for(lambda: len(recorder.bodies) == 2)
+    assert {b["payload"]["instance_uuid"] for b in recorder.bodies} == \
+        {d.UUIDString() for d in doms}
+
+
+def test_forward_ignored_events_restores_masakari_monitors_behaviour(
+        start, domains):
+    recorder = Recorder()
+    monitor = start("forward_ignored_events = true", send=recorder)
+    dom, = domains.create()
+    dom.destroy()
+    monitor.wait_for(lambda: any(
+        b["payload"]["vir_domain_event"] == "STOPPED_DESTROYED"
+        for b in recorder.bodies))
+
+
+def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
+    class Down:
+        def __call__(self, body):
+            return masakari.Answer(None, "ConnectFailure: refused")
+
+    first = start(send=Down())
+    dom, = domains.create()
+    first.wait_for(lambda: dom.UUIDString() in
+                   first.monitor.inventory.known_running())
+    first.inject(dom.name(), STOPPED, libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    first.wait_for(lambda: first.monitor.outbox.entries()[0]["attempts"] >= 1)
+    pending = first.status()["outbox"]
+    assert pending["pending"] == 1
+    assert pending["entries"][0]["last_error"] == "ConnectFailure: refused"
+    first.stop()
+
+    recorder = Recorder()
+    second = start(send=recorder)
+    second.wait_for(lambda: len(recorder.bodies) == 1, timeout=10)
+    assert recorder.bodies[0]["payload"]["instance_uuid"] == dom.UUIDString()
+    second.stop()
+
+    third = start(send=recorder)  # accepted before: never sent again
+    third.wait_for(lambda: third.monitor.libvirt_state["connected"])
+    assert len(recorder.bodies) == 1
+
+
+def test_status_endpoint_serves_status_metrics_and_health(start, domains):
+    monitor = start()
+    dom, = domains.create()
+    monitor.wait_for(lambda: dom.UUIDString() in
+                     monitor.monitor.inventory.known_running())
+    base = monitor.monitor.status_url
+
+    with urllib.request.urlopen(base + "/status") as response:
+        status = json.load(response)
+    with urllib.request.urlopen(base + "/healthz") as response:
+        health = json.load(response)
+    with urllib.request.urlopen(base + "/metrics") as response:
+        metrics = response.read().decode()
+
+    assert status["libvirt"]["connected"] is True
+    assert dom.UUIDString() in {d["uuid"] for d in status["domains"]}
+    assert health["ok"] is True
+    assert "instanceha_libvirt_connected 1.0" in metrics
+    assert 'instanceha_libvirt_events_total{event="STARTED_BOOTED"}' \
+        in metrics
