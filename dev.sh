@@ -5,20 +5,28 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ensure_python() {
-    if python3 -c 'import ensurepip, venv' 2>/dev/null; then
-        return
-    fi
+# Debian packages: venv for the virtualenvs; a compiler, Python headers and
+# libvirt's headers to build libvirt-python (PyPI ships it as source only).
+DEBIAN_PACKAGES="python3-venv python3-dev gcc pkg-config libvirt-dev git"
+
+have_system_packages() {
+    python3 -c 'import ensurepip, venv, sysconfig, os, sys;
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null \
+        && command -v gcc >/dev/null && pkg-config --exists libvirt 2>/dev/null
+}
+
+ensure_system_packages() {
+    have_system_packages && return
     if [ "$(id -u)" -ne 0 ]; then
-        echo "python3-venv is missing: run 'sudo apt-get install python3-venv'" >&2
+        echo "missing system packages: run 'sudo apt-get install $DEBIAN_PACKAGES'" >&2
         exit 1
     fi
     apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv git
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $DEBIAN_PACKAGES
 }
 
 bootstrap() {
-    ensure_python
+    ensure_system_packages
     if [ ! -x .venv/bin/tox ]; then
         python3 -m venv .venv
         .venv/bin/pip install -q --disable-pip-version-check tox

@@ -142,9 +142,12 @@ class Monitor:
                     "payload": {"event": payload[0], "instance_uuid": uuid,
                                 "vir_domain_event": payload[1]}}
             key = events.incident_key(uuid, boot, payload)
+            if not classified.masakari:  # forwarded: each one is its own
+                key += "/" + body["generated_time"]
             if self.outbox.add(key, body):
-                LOG.warning("%s (%s): %s -> %s", name, uuid, classified.why,
-                            decision)
+                LOG.log(logging.WARNING if classified.masakari
+                        else logging.INFO, "%s (%s): %s -> %s", name, uuid,
+                        classified.why, decision)
                 self.delivery.wake()
             else:
                 decision += " (already recorded)"
