@@ -60,14 +60,15 @@ def write_conf(tmp_path, text=""):
 class RunningMonitor:
     """A Monitor on the shared loop; ``stop`` is a clean SIGTERM-like stop."""
 
-    def __init__(self, conf, send=None):
+    def __init__(self, conf, send=None, wait_connected=True):
         self.loop = loop_thread()
         self.monitor = self.loop.call(lambda: service.Monitor(conf,
                                                               send=send))
         self._stop = self.loop.call(asyncio.Event)
         self.task = asyncio.run_coroutine_threadsafe(
             self.monitor.run(self._stop), self.loop.loop)
-        self.wait_for(lambda: self.monitor.libvirt_state["connected"])
+        if wait_connected:
+            self.wait_for(lambda: self.monitor.libvirt_state["connected"])
 
     def status(self):
         return self.loop.call(self.monitor.status)

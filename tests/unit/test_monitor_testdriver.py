@@ -6,11 +6,13 @@ to the very callback libvirt invokes (``RunningMonitor.inject``); the real
 kill -9 runs in the lab tier.
 """
 import json
+import time
 import urllib.request
 
 import libvirt
 import pytest
 
+from monitor import events
 from monitor import masakari
 from monitor import outbox
 from tests import monitor_harness as harness
@@ -40,22 +42,24 @@ def domains():
 def start(tmp_path):
     running = []
 
-    def start(default_options="", send=None):
+    def start(default_options="", send=None, uri="test:///default",
+              connected=True):
         conf = harness.load_conf(harness.write_conf(tmp_path, """\
             [DEFAULT]
             hostname = compute-1
             state_path = %s
             %s
             [libvirt]
-            connection_uri = test:///default
+            connection_uri = %s
             [status]
             port = 0
             [callback]
             retry_interval = 1
             retry_max_interval = 1
             """.replace("            ", "") % (tmp_path / "state",
-                                              default_options)))
-        monitor = harness.RunningMonitor(conf, send=send or Recorder())
+                                              default_options, uri)))
+        monitor = harness.RunningMonitor(conf, send=send or Recorder(),
+                                         wait_connected=connected)
         running.append(monitor)
         return monitor
 
@@ -206,3 +210,42 @@ def test_status_endpoint_serves_status_metrics_and_health(start, domains):
     assert "instanceha_libvirt_connected 1.0" in metrics
     assert 'instanceha_libvirt_events_total{event="STARTED_BOOTED"}' \
         in metrics
+
+
+def test_death_found_by_reconcile_is_reported_once(start, domains):
+    """What the watcher hands over after a (re)connect: a domain last seen
+    running and now shut off for reason crashed died unseen."""
+    recorder = Recorder()
+    monitor = start(send=recorder)
+    dom, = domains.create()
+    monitor.wait_for(lambda: dom.UUIDString() in
+                     monitor.monitor.inventory.known_running())
+    boot = monitor.loop.call(monitor.monitor.inventory.boot_of,
+                             dom.UUIDString())
+    crashed = {dom.UUIDString(): events.DomainState(
+        dom.UUIDString(), dom.name(), -1, libvirt.VIR_DOMAIN_SHUTOFF,
+        libvirt.VIR_DOMAIN_SHUTOFF_CRASHED)}
+
+    monitor.loop.call(monitor.monitor.reconciled, crashed)
+    monitor.loop.call(monitor.monitor.reconciled, crashed)  # reconnect again
+    monitor.wait_for(lambda: len(recorder.bodies) == 1)
+
+    entry, = monitor.status()["outbox"]["entries"]
+    assert entry["key"] == "%s/%s/LIFECYCLE/STOPPED_FAILED" % (
+        dom.UUIDString(), boot)
+    view = domain_view(monitor, dom)
+    assert view["state"] == "shutoff"
+    assert "while the monitor was not listening" in view["reason"]
+
+
+def test_libvirtd_away_is_retried_not_fatal(start):
+    """A libvirtd that does not answer (nothing listens on the port): the
+    monitor stays up, says why in status, and keeps trying."""
+    monitor = start(uri="qemu+tcp://127.0.0.1:9/system", connected=False)
+    monitor.wait_for(lambda: monitor.monitor.libvirt_state["last_error"])
+    time.sleep(1.5)  # several reconnection attempts
+
+    libvirt_state = monitor.status()["libvirt"]
+    assert not monitor.task.done()
+    assert libvirt_state["connected"] is False
+    assert "Connection refused" in libvirt_state["last_error"]
