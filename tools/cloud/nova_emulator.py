@@ -10,8 +10,12 @@ role behave as in Nova); without it every caller is an admin.
 Test-only routes under ``/_emulator`` seed servers and services and expose the
 request log, so that tests can count the API calls a command makes.
 
-Usage: python nova_emulator.py --port N [--keystone URL]
-Runs with the standard library alone.
+With ``--libvirt URI`` server actions act on the real domain whose UUID is the
+server's id (the lab's guests): stop destroys it, start boots it, a reboot
+does both, as Nova's libvirt driver would.
+
+Usage: python nova_emulator.py --port N [--keystone URL] [--libvirt URI]
+Runs with the standard library alone (libvirt-python for --libvirt).
 """
 import argparse
 import datetime
@@ -81,10 +85,50 @@ class TokenValidator:
         return caller
 
 
+class Hypervisor:
+    """Server power actions on real libvirt domains (the lab)."""
+
+    def __init__(self, uri):
+        import libvirt
+
+        self.libvirt = libvirt
+        libvirt.registerErrorHandler(lambda _c, _e: None, None)
+        self.uri = uri
+
+    def _domain(self, server_id):
+        conn = self.libvirt.open(self.uri)
+        try:
+            return conn, conn.lookupByUUIDString(server_id)
+        except self.libvirt.libvirtError:
+            conn.close()
+            return None, None
+
+    def power_off(self, server_id):
+        conn, dom = self._domain(server_id)
+        if dom is None:
+            return
+        try:
+            if dom.isActive():
+                dom.destroy()
+        finally:
+            conn.close()
+
+    def power_on(self, server_id):
+        conn, dom = self._domain(server_id)
+        if dom is None:
+            return
+        try:
+            if not dom.isActive():
+                dom.create()
+        finally:
+            conn.close()
+
+
 class Cloud:
     """The emulated state, guarded by one lock."""
 
-    def __init__(self):
+    def __init__(self, hypervisor=None):
+        self.hypervisor = hypervisor
         self.lock = threading.Lock()
         self.servers = {}
         self.volumes = {}
@@ -155,7 +199,8 @@ class Cloud:
                        "extra_specs": {}},
             "addresses": {}, "links": [], "key_name": None,
             "created": server["created"], "updated": server["updated"],
-            "hostId": "", "locked": False, "tags": [],
+            "hostId": "", "locked": server.get("locked", False),
+            "tags": [],
             "description": None, "config_drive": "", "progress": 0,
             "OS-DCF:diskConfig": "MANUAL",
             "OS-EXT-AZ:availability_zone": "nova",
@@ -382,6 +427,7 @@ class Handler(BaseHTTPRequestHandler):
                                     "is in vm_state %s" % (
                                         server["id"], server["vm_state"]))
                 server["vm_state"], server["power_state"] = "stopped", 4
+                self._power(server, on=False)
             elif action == "os-start":
                 if server["vm_state"] != "stopped":
                     raise HTTPError(409, "Cannot 'start' instance %s while "
@@ -389,15 +435,30 @@ class Handler(BaseHTTPRequestHandler):
                                         server["id"], server["vm_state"]))
                 server["vm_state"], server["power_state"] = "active", 1
                 server["launched_at"] = _now()
+                self._power(server, on=True)
             elif action in ("reboot", "rebuild"):
                 server["vm_state"], server["power_state"] = "active", 1
                 server["launched_at"] = _now()
+                self._power(server, on=False)
+                self._power(server, on=True)
+            elif action in ("lock", "unlock"):
+                server["locked"] = action == "lock"
             elif action == "os-resetState":
                 server["vm_state"] = body[action]["state"]
             else:
                 raise HTTPError(400, "Unsupported action %r" % action)
             server["updated"] = _now()
         return 202, None
+
+    def _power(self, server, on):
+        hypervisor = self.cloud.hypervisor
+        if hypervisor is None:
+            return
+        try:
+            (hypervisor.power_on if on else hypervisor.power_off)(
+                server["id"])
+        except hypervisor.libvirt.libvirtError as exc:
+            raise HTTPError(500, "libvirt: %s" % exc) from None
 
     def volume_attachments(self, match, query):
         caller = self.caller()
@@ -526,8 +587,10 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--keystone", help="Keystone URL to check tokens")
+    parser.add_argument("--libvirt", metavar="URI",
+                        help="act on the real domains of this hypervisor")
     args = parser.parse_args()
-    Handler.cloud = Cloud()
+    Handler.cloud = Cloud(Hypervisor(args.libvirt) if args.libvirt else None)
     Handler.validator = TokenValidator(args.keystone)
     server = ThreadingHTTPServer((args.host, args.port), Handler)
     server.daemon_threads = True

@@ -86,7 +86,10 @@ def wait_http(url, timeout=90, process=None, log_file=None):
 
 
 class LocalCloud:
-    def __init__(self, workdir):
+    def __init__(self, workdir, libvirt_uri=None):
+        """``libvirt_uri``: the emulator's server actions act on the real
+        domains of this hypervisor (the lab)."""
+        self.libvirt_uri = libvirt_uri
         self.workdir = Path(workdir).resolve()
         self.state_file = self.workdir / "cloud.json"
         self.procs = {}
@@ -127,7 +130,9 @@ class LocalCloud:
             self._spawn("nova", [
                 sys.executable, str(HERE / "nova_emulator.py"),
                 "--port", str(self.ports["nova"]),
-                "--keystone", self.url("keystone")])
+                "--keystone", self.url("keystone")] + (
+                    ["--libvirt", self.libvirt_uri] if self.libvirt_uri
+                    else []))
             wait_http(self.url("nova") + "/compute")
             self._start_glance()
             self._start_masakari()

@@ -1,0 +1,110 @@
+"""The lab: libvirtd plus tiny Nova-shaped guests, set up and torn down.
+
+    lab = Lab(workdir); lab.start()
+    dom = lab.boot_guest()          # returns when the agent answers
+    lab.stop()                      # destroys the guests, stops libvirtd
+"""
+import itertools
+import time
+import uuid
+from pathlib import Path
+
+import libvirt
+
+from tools.lab import domain
+from tools.lab import faults
+from tools.lab import guest
+from tools.lab import host
+
+KVM_PROBE_SECONDS = 25
+
+
+class Lab:
+    def __init__(self, workdir, log=print):
+        self.workdir = Path(workdir)
+        self.log = log
+        self.libvirtd = host.Libvirtd(self.workdir / "libvirtd")
+        self.conn = None
+        self.image = None
+        self.virt_type = "qemu"
+        self.guests = []
+        self._index = itertools.count(1)
+
+    def start(self):
+        host.setup(self.log)
+        self.image = guest.build(self.log)
+        started = time.monotonic()
+        self.libvirtd.start()
+        self.log("libvirtd up in %.1f s" % (time.monotonic() - started))
+        self.conn = libvirt.open(host.URI)
+        self._remove_leftovers()
+        self.virt_type = self._virt_type()
+        self.log("guests run under %s" % (
+            "KVM" if self.virt_type == "kvm" else "TCG (no working KVM)"))
+        return self
+
+    def _virt_type(self):
+        """KVM when it really runs a Linux guest, else TCG.  Nested or
+        paravirtual /dev/kvm may boot firmware and then hang a Linux
+        kernel, so the probe boots a guest; the answer is cached."""
+        cache = guest.cache_root() / "virt-type"
+        if cache.exists():
+            return cache.read_text().strip()
+        answer = "qemu"
+        if Path("/dev/kvm").exists():
+            dom = self._define("kvm", display_name="kvm-probe")
+            try:
+                dom.create()
+                faults.wait_for_agent(dom, KVM_PROBE_SECONDS)
+                answer = "kvm"
+            except (TimeoutError, libvirt.libvirtError) as exc:
+                self.log("KVM probe failed (%s): using TCG" % exc)
+            finally:
+                self._remove(dom)
+        cache.write_text(answer)
+        return answer
+
+    def _define(self, virt_type, instance_uuid=None, display_name=None,
+                panic_device=False, agent_channel=True):
+        index = next(self._index)
+        kernel, initrd, cmdline = self.image
+        console = self.workdir / ("console-%d.log" % index)
+        return self.conn.defineXML(domain.domain_xml(
+            index, kernel, initrd, cmdline, console,
+            instance_uuid=instance_uuid or str(uuid.uuid4()),
+            display_name=display_name, virt_type=virt_type,
+            panic_device=panic_device, agent_channel=agent_channel))
+
+    def boot_guest(self, wait=True, **options):
+        dom = self._define(self.virt_type, **options)
+        self.guests.append(dom)
+        dom.create()
+        if wait:
+            faults.wait_for_agent(dom)
+        return dom
+
+    def _remove_leftovers(self):
+        """Guests an interrupted earlier run left defined."""
+        for dom in self.conn.listAllDomains():
+            if domain.LAB_MARK in dom.XMLDesc(0):
+                self._remove(dom)
+
+    def _remove(self, dom):
+        try:
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+        except libvirt.libvirtError:
+            pass
+
+    def stop(self):
+        if self.conn is not None:
+            for dom in self.guests:
+                self._remove(dom)
+            self.guests.clear()
+            try:
+                self.conn.close()
+            except libvirt.libvirtError:
+                pass
+            self.conn = None
+        self.libvirtd.stop()
