@@ -65,6 +65,17 @@ RECOVER = {
 }
 
 
+# The domain state a lifecycle event leaves behind (others change nothing).
+STATE_AFTER = {
+    libvirt.VIR_DOMAIN_EVENT_STARTED: libvirt.VIR_DOMAIN_RUNNING,
+    libvirt.VIR_DOMAIN_EVENT_RESUMED: libvirt.VIR_DOMAIN_RUNNING,
+    libvirt.VIR_DOMAIN_EVENT_SUSPENDED: libvirt.VIR_DOMAIN_PAUSED,
+    libvirt.VIR_DOMAIN_EVENT_STOPPED: libvirt.VIR_DOMAIN_SHUTOFF,
+    libvirt.VIR_DOMAIN_EVENT_CRASHED: libvirt.VIR_DOMAIN_CRASHED,
+    libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: libvirt.VIR_DOMAIN_PMSUSPENDED,
+}
+
+
 def event_name(event, detail):
     detail_name = DETAIL_NAMES.get(event, {}).get(detail, str(detail))
     return "%s_%s" % (EVENT_NAMES.get(event, str(event)), detail_name)

@@ -120,7 +120,9 @@ class Monitor:
                      events.libvirt.VIR_DOMAIN_EVENT_RESUMED):
             self.inventory.mark_running(uuid, name, dom.ID())
         boot = self.inventory.boot_of(uuid)
-        self._decide(uuid, name, boot, classified, now)
+        view = {"state": events.STATE_AFTER[event]} \
+            if event in events.STATE_AFTER else {}
+        self._decide(uuid, name, boot, classified, now, **view)
         if event == events.libvirt.VIR_DOMAIN_EVENT_STOPPED:
             self.inventory.mark_stopped(uuid)
         self.metrics.commit_latency.observe(time.perf_counter() - seen_at)

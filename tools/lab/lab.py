@@ -43,6 +43,17 @@ class Lab:
             "KVM" if self.virt_type == "kvm" else "TCG (no working KVM)"))
         return self
 
+    def reconnect(self):
+        """After a libvirtd restart: a fresh connection for the lab's own
+        calls (guest handles are looked up again by UUID)."""
+        try:
+            self.conn.close()
+        except libvirt.libvirtError:
+            pass
+        self.conn = libvirt.open(host.URI)
+        self.guests = [self.conn.lookupByUUIDString(d.UUIDString())
+                       for d in self.guests]
+
     def _virt_type(self):
         """KVM when it really runs a Linux guest, else TCG.  Nested or
         paravirtual /dev/kvm may boot firmware and then hang a Linux

@@ -1,0 +1,109 @@
+"""End to end on real guests: each fault, what the monitor does, what
+Masakari's engine does, and whether the guest answers again."""
+import time
+
+from tools.lab import faults
+from tools.lab.stack import protected_guest
+from tools.lab.stack import wait_finished
+
+QUIET_WINDOW = 8  # seconds in which a wrong notification would have come
+
+
+def entries(state, dom):
+    return [e for e in state["outbox"]["entries"]
+            if e["instance_uuid"] == dom.UUIDString()]
+
+
+def domain(state, dom):
+    return next((d for d in state["domains"]
+                 if d["uuid"] == dom.UUIDString()), {})
+
+
+def test_killed_qemu_is_recovered(lab, seed, monitor):
+    dom = protected_guest(lab, seed)
+    monitor.wait_for(lambda s: domain(s, dom).get("state") == "running")
+
+    killed = time.monotonic()
+    faults.kill_qemu(dom)
+    state = monitor.wait_for(lambda s: any(
+        e["state"] == "accepted" for e in entries(s, dom)))
+    accepted = time.monotonic() - killed
+    entry, = entries(state, dom)
+    assert entry["event"] == "LIFECYCLE/STOPPED_FAILED"
+    assert domain(state, dom)["last_event"] == "STOPPED_FAILED"
+
+    assert wait_finished(seed, entry["notification_uuid"]) == "finished"
+    faults.wait_for_agent(dom, timeout=90)
+    answering = time.monotonic() - killed
+    print("\nkill -9 -> accepted by Masakari %.2f s, -> guest answering "
+          "again %.2f s" % (accepted, answering))
+
+
+def test_guest_panic_with_panic_device_is_recovered_once(lab, seed,
+                                                          monitor):
+    dom = protected_guest(lab, seed, panic_device=True)
+    monitor.wait_for(lambda s: domain(s, dom).get("state") == "running")
+
+    faults.hang_kernel(dom)  # sysrq crash: the panic device reports it
+    state = monitor.wait_for(lambda s: any(
+        e["state"] == "accepted" for e in entries(s, dom)))
+    time.sleep(2)  # the STOPPED/CRASHED after PANICKED must not add one
+    state = monitor.status()
+
+    assert len(entries(state, dom)) == 1
+    entry = entries(state, dom)[0]
+    assert wait_finished(seed, entry["notification_uuid"]) == "finished"
+    faults.wait_for_agent(dom, timeout=90)
+
+
+def test_death_while_libvirtd_is_down_is_found_on_reconnect(lab, seed,
+                                                            monitor):
+    dom = protected_guest(lab, seed)
+    monitor.wait_for(lambda s: domain(s, dom).get("state") == "running")
+
+    lab.libvirtd.stop(kill=True)
+    monitor.wait_for(lambda s: not s["libvirt"]["connected"], timeout=30)
+    faults.kill_qemu(dom)
+    time.sleep(1)
+    lab.libvirtd.start()
+    lab.reconnect()
+    dom = lab.conn.lookupByUUIDString(dom.UUIDString())
+
+    state = monitor.wait_for(lambda s: s["libvirt"]["connected"] and any(
+        e["state"] == "accepted" for e in entries(s, dom)), timeout=60)
+    assert "while the monitor was not listening" in \
+        domain(state, dom)["reason"]
+    entry, = entries(state, dom)
+    assert wait_finished(seed, entry["notification_uuid"]) == "finished"
+    faults.wait_for_agent(dom, timeout=90)
+
+
+def test_operations_that_are_not_failures_are_never_sent(lab, seed,
+                                                         monitor):
+    paused = protected_guest(lab, seed)
+    halted = protected_guest(lab, seed)
+    stopped = protected_guest(lab, seed)
+    silent = protected_guest(lab, seed)
+    monitor.wait_for(lambda s: all(
+        domain(s, d).get("state") == "running"
+        for d in (paused, halted, stopped, silent)))
+
+    paused.suspend()
+    time.sleep(0.5)
+    paused.resume()
+    faults.shutdown_inside(halted)
+    seed.admin.compute.stop_server(stopped.UUIDString())  # Nova's own stop
+    faults.stop_agent(silent)
+
+    state = monitor.wait_for(lambda s: (
+        domain(s, paused).get("last_event") == "RESUMED_UNPAUSED" and
+        domain(s, halted).get("last_event") == "STOPPED_SHUTDOWN" and
+        domain(s, stopped).get("last_event") == "STOPPED_DESTROYED"))
+    time.sleep(QUIET_WINDOW)
+    state = monitor.status()
+
+    for dom in (paused, halted, stopped, silent):
+        assert entries(state, dom) == [], dom.name()
+    for dom in (halted, stopped):
+        assert domain(state, dom)["last_decision"] == "record only"
+    assert faults.ping(paused)

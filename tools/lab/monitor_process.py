@@ -1,0 +1,75 @@
+"""The host monitor as its own process, as systemd runs it on a compute
+host, configured for the lab's libvirtd and the local cloud."""
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools.cloud import peers
+from tools.lab import host
+
+MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
+
+
+class MonitorProcess:
+    """``instanceha-monitor start`` as systemd would run it."""
+
+    def __init__(self, workdir, cloud, hostname, extra=""):
+        self.conf = Path(workdir) / "instanceha-monitor.conf"
+        self.conf.write_text("""\
+[DEFAULT]
+hostname = {host}
+state_path = {state}
+[libvirt]
+connection_uri = {uri}
+[status]
+port = 0
+[callback]
+retry_interval = 1
+retry_max_interval = 5
+[api]
+region = {region}
+auth_type = password
+auth_url = {ks}
+username = admin
+password = {pw}
+project_name = admin
+user_domain_name = Default
+project_domain_name = Default
+{extra}
+""".format(host=hostname, state=Path(workdir) / "state", uri=host.URI,
+           region=peers.REGION, ks=cloud.keystone_url, pw=peers.PASSWORD,
+           extra=extra))
+        self.log = open(Path(workdir) / "monitor.log", "w")
+        self.proc = subprocess.Popen(
+            [MONITOR, "start", "--config-file", str(self.conf)],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.wait_for(lambda s: s["libvirt"]["connected"])
+
+    def status(self):
+        result = subprocess.run(
+            [MONITOR, "status", "--json", "--config-file", str(self.conf)],
+            capture_output=True, text=True)
+        if result.returncode:
+            return None
+        return json.loads(result.stdout)
+
+    def wait_for(self, predicate, timeout=60, interval=0.1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("monitor exited: %s"
+                                     % self.proc.returncode)
+            state = self.status()
+            if state is not None and predicate(state):
+                return state
+            time.sleep(interval)
+        raise AssertionError("monitor state not reached in %s s: %s" % (
+            timeout, json.dumps(self.status(), indent=1)[-3000:]))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+        self.log.close()

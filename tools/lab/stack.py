@@ -1,0 +1,80 @@
+"""Everything at once for the demo and the bench: the lab's libvirtd and
+guests, the local cloud with the emulator acting on those guests, a
+failover segment holding this lab host, and the monitor process."""
+import time
+
+from tools.cloud import peers
+from tools.cloud import seed as seed_mod
+from tools.lab import faults
+from tools.lab import host
+from tools.lab import lab as lab_mod
+from tools.lab import monitor_process
+
+HOSTNAME = "lab-compute"
+
+
+def protected_guest(lab, seed, hostname=HOSTNAME, name=None, **options):
+    """Boot a guest and register it as an HA-enabled server."""
+    dom = lab.boot_guest(**options)
+    seed.server(seed.image().id, id=dom.UUIDString(), host=hostname,
+                name=name or "lab-" + dom.name(),
+                metadata={"HA_Enabled": "True"})
+    return dom
+
+
+def wait_finished(seed, notification_uuid, timeout=90):
+    """Masakari's final status for one notification."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = seed.admin.instance_ha.get_notification(
+            notification_uuid).status
+        if status in ("finished", "error", "failed", "ignored"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError("notification %s not done in %s s"
+                         % (notification_uuid, timeout))
+
+
+class Stack:
+    def __init__(self, workdir, log=print, monitor_options=""):
+        self.workdir = workdir
+        self.log = log
+        self.monitor_options = monitor_options
+        self.lab = self.cloud = self.seed = self.monitor = None
+
+    def start(self):
+        self.lab = lab_mod.Lab(self.workdir / "lab", log=self.log).start()
+        self.cloud = peers.LocalCloud(self.workdir / "cloud",
+                                      libvirt_uri=host.URI)
+        self.cloud.start(log=self.log)
+        self.seed = seed_mod.Seeder(self.cloud)
+        self.seed.segment_with_host(HOSTNAME)
+        self.monitor = monitor_process.MonitorProcess(
+            self.workdir, self.cloud, HOSTNAME, extra=self.monitor_options)
+        return self
+
+    def guest(self, **options):
+        return protected_guest(self.lab, self.seed, **options)
+
+    def kill_and_recover(self, dom):
+        """kill -9 the guest's QEMU; seconds until Masakari accepted the
+        notification and until the guest's agent answers again."""
+        killed = time.monotonic()
+        faults.kill_qemu(dom)
+        state = self.monitor.wait_for(lambda s: any(
+            e["instance_uuid"] == dom.UUIDString() and
+            e["state"] == "accepted" for e in s["outbox"]["entries"]))
+        accepted = time.monotonic() - killed
+        entry = next(e for e in state["outbox"]["entries"]
+                     if e["instance_uuid"] == dom.UUIDString())
+        status = wait_finished(self.seed, entry["notification_uuid"])
+        faults.wait_for_agent(dom, timeout=120)
+        return accepted, time.monotonic() - killed, status
+
+    def stop(self):
+        for part in (self.monitor, self.cloud, self.lab):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as exc:  # keep stopping the rest
+                    self.log("stopping %s: %s" % (type(part).__name__, exc))
