@@ -1,18 +1,25 @@
-"""The README's demo: instance HA on a local cloud, end to end.
+"""The README's demo: instance HA end to end on this machine.
 
-Starts real Keystone, Glance and Masakari plus the Nova emulator on
-127.0.0.1, creates a failover segment, images and servers, and runs the real
-``openstack instanceha`` commands an operator would, printing each one.
-Everything is stopped and removed at the end.
+As root on Debian it runs the real thing: libvirtd with two tiny guests
+running the real qemu-guest-agent, Keystone, Glance and Masakari (API and
+engine) with the Nova emulator acting on those guests, and the host monitor
+as its own process.  It protects the guests with ``openstack instanceha
+enable``, kills one guest's QEMU process and panics the other's kernel, and
+shows detection, notification and recovery live, with timings.  Without
+root it shows the cloud-side commands only.  Everything is stopped and
+removed at the end.
 """
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from tools.cloud import peers
 from tools.cloud import seed as seed_mod
+from tools.lab import faults
+from tools.lab import host
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 
@@ -24,40 +31,134 @@ def run(clouds_yaml, *args, os_cloud="admin"):
     subprocess.run([OPENSTACK, "--os-cloud", os_cloud, *args], env=env)
 
 
-def main():
-    with tempfile.TemporaryDirectory(prefix="instanceha-demo-") as workdir:
-        cloud = peers.LocalCloud(workdir)
-        cloud.start()
-        try:
-            seed = seed_mod.Seeder(cloud)
-            seed.segment_with_host("compute-1")
-            seed.compute_service("compute-2")
-            shared = seed.image({"os_distro": "debian"})
-            web = seed.server(shared.id, name="web-1", host="compute-1")
-            seed.server(shared.id, name="db-1", host="compute-1")
-            seed.server(shared.id, name="batch-1", host="compute-2",
-                        metadata={"HA_Enabled": "True"})
-            yaml = cloud.clouds_yaml
-            print("\nA failover segment holds compute-1; compute-2 is in "
-                  "none. Nothing is protected yet:")
-            run(yaml, "instanceha", "status")
-            run(yaml, "instanceha", "enable", "--dry-run", "web-1", "db-1")
-            run(yaml, "instanceha", "enable", "web-1", "db-1", "nosuch-1")
-            run(yaml, "image", "show", shared.id, "-c", "properties")
-            run(yaml, "instanceha", "status", "--long")
-            run(yaml, "instanceha", "disable", "db-1")
-            run(yaml, "instanceha", "status", web["id"], "-f", "json")
-            print("\nA project member may not change the admin's image and "
-                  "cannot see Masakari:")
-            other = seed.image({"os_distro": "ubuntu"})
-            mine = seed.server(other.id, name="app-1", project="demo")
-            run(yaml, "instanceha", "enable", mine["name"], os_cloud="demo")
-            run(yaml, "instanceha", "enable", "--no-image", mine["name"],
-                os_cloud="demo")
-            run(yaml, "instanceha", "status", os_cloud="demo")
-        finally:
-            cloud.stop()
-    print("\ndemo finished; the local cloud is stopped and removed")
+def say(text):
+    print("\n== " + text, flush=True)
+
+
+def watch(stack, dom, started, until, timeout=120):
+    """Print each change of the monitor's view of ``dom`` until ``until``."""
+    seen = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = stack.monitor.status() or {}
+        view = next((d for d in state.get("domains", [])
+                     if d["uuid"] == dom.UUIDString()), {})
+        entry = next((e for e in state.get("outbox", {}).get("entries", [])
+                      if e["instance_uuid"] == dom.UUIDString()), None)
+        lines = []
+        if view.get("last_event"):
+            lines.append("monitor: %s -> %s" % (view["last_event"],
+                                                view["last_decision"]))
+        if entry:
+            lines.append("outbox: %s %s (attempts %d)" % (
+                entry["event"], entry["state"], entry["attempts"]))
+            if entry["notification_uuid"]:
+                status = stack.seed.admin.instance_ha.get_notification(
+                    entry["notification_uuid"]).status
+                lines.append("Masakari notification %s: %s" % (
+                    entry["notification_uuid"][:8], status))
+        if faults.ping(dom, 1):
+            lines.append("guest agent answers again")
+        for line in lines:
+            if line not in seen:
+                seen.add(line)
+                print("  +%5.2f s  %s" % (time.monotonic() - started, line),
+                      flush=True)
+        if until(lines):
+            return time.monotonic() - started
+        time.sleep(0.1)
+    raise TimeoutError("no recovery within %s s" % timeout)
+
+
+def lab_demo(workdir):
+    from tools.lab import stack as stack_mod
+
+    stack = stack_mod.Stack(workdir).start()
+    try:
+        yaml = stack.cloud.clouds_yaml
+        web = stack.lab.boot_guest()
+        db = stack.lab.boot_guest(panic_device=True)
+        # The guests were built with the agent channel, as Nova does for an
+        # image with this property.
+        image = stack.seed.image({"hw_qemu_guest_agent": "yes"})
+        for name, dom in (("web-1", web), ("db-1", db)):
+            stack.seed.server(image.id, id=dom.UUIDString(), name=name,
+                              host=stack_mod.HOSTNAME)
+        say("two guests run on this host (%s), their agents answer; "
+            "nothing is protected yet" % stack.lab.virt_type)
+        run(yaml, "instanceha", "status")
+        run(yaml, "instanceha", "enable", "web-1", "db-1")
+        run(yaml, "instanceha", "status", "--long")
+
+        say("kill -9 of web-1's QEMU process")
+        started = time.monotonic()
+        faults.kill_qemu(web)
+        web_total = watch(stack, web, started,
+                          lambda lines: "guest agent answers again" in lines
+                          and any("finished" in line for line in lines))
+
+        say("kernel panic in db-1 (sysrq crash; the guest has a panic "
+            "device)")
+        started = time.monotonic()
+        faults.hang_kernel(db)
+        db_total = watch(stack, db, started,
+                         lambda lines: "guest agent answers again" in lines
+                         and any("finished" in line for line in lines))
+        run(yaml, "instanceha", "status", "--long")
+        say("recovered: web-1 in %.1f s, db-1 in %.1f s (detection, "
+            "Masakari, stop, start, boot, agent)" % (web_total, db_total))
+        print("A hung kernel without a panic device is found by the "
+              "guest-agent heartbeats (next release).")
+    finally:
+        stack.stop()
+
+
+def cloud_demo(workdir):
+    cloud = peers.LocalCloud(workdir)
+    cloud.start()
+    try:
+        seed = seed_mod.Seeder(cloud)
+        seed.segment_with_host("compute-1")
+        seed.compute_service("compute-2")
+        shared = seed.image({"os_distro": "debian"})
+        web = seed.server(shared.id, name="web-1", host="compute-1")
+        seed.server(shared.id, name="db-1", host="compute-1")
+        seed.server(shared.id, name="batch-1", host="compute-2",
+                    metadata={"HA_Enabled": "True"})
+        yaml = cloud.clouds_yaml
+        say("a failover segment holds compute-1; compute-2 is in none. "
+            "Nothing is protected yet:")
+        run(yaml, "instanceha", "status")
+        run(yaml, "instanceha", "enable", "--dry-run", "web-1", "db-1")
+        run(yaml, "instanceha", "enable", "web-1", "db-1", "nosuch-1")
+        run(yaml, "image", "show", shared.id, "-c", "properties")
+        run(yaml, "instanceha", "status", "--long")
+        run(yaml, "instanceha", "disable", "db-1")
+        run(yaml, "instanceha", "status", web["id"], "-f", "json")
+        say("a project member may not change the admin's image and "
+            "cannot see Masakari:")
+        other = seed.image({"os_distro": "ubuntu"})
+        mine = seed.server(other.id, name="app-1", project="demo")
+        run(yaml, "instanceha", "enable", mine["name"], os_cloud="demo")
+        run(yaml, "instanceha", "enable", "--no-image", mine["name"],
+            os_cloud="demo")
+        run(yaml, "instanceha", "status", os_cloud="demo")
+    finally:
+        cloud.stop()
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    ok, why = host.can_run()
+    with tempfile.TemporaryDirectory(prefix="instanceha-demo-") as tmp:
+        if ok and "--cloud-only" not in argv:
+            lab_demo(Path(tmp))
+        else:
+            if not ok:
+                say("the lab cannot run here (%s): showing the cloud-side "
+                    "commands only" % why)
+            cloud_demo(Path(tmp))
+    print("\ndemo finished; everything it started is stopped and removed")
 
 
 if __name__ == "__main__":
