@@ -12,6 +12,11 @@ import dataclasses
 
 import libvirt
 
+AGENT_CONNECTED = \
+    libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
+AGENT_CLOSED_BY_GUEST = \
+    libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL
+
 LIFECYCLE = "LIFECYCLE"
 IO_ERROR = "IO_ERROR"
 STOPPED_FAILED = "STOPPED_FAILED"
@@ -129,6 +134,7 @@ class DomainState:
     dom_id: int  # -1 when not running
     state: int
     reason: int
+    agent: str | None = None  # channel: None, "connected", "disconnected"
 
 
 def is_running(state):

@@ -8,13 +8,18 @@ import sqlite3
 
 import libvirt
 
-_SCHEMA = """
+_SCHEMA = ["""
 CREATE TABLE IF NOT EXISTS known_running (
     uuid TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     boot INTEGER NOT NULL
-)
-"""
+)""", """
+CREATE TABLE IF NOT EXISTS recovery (uuid TEXT NOT NULL, at REAL NOT NULL)
+""", """
+CREATE TABLE IF NOT EXISTS quarantine (
+    uuid TEXT PRIMARY KEY,
+    since REAL NOT NULL
+)"""]
 
 STATE_NAMES = {
     getattr(libvirt, attr): attr[len("VIR_DOMAIN_"):].lower()
@@ -30,7 +35,8 @@ class Inventory:
         self._db = sqlite3.connect(str(path), isolation_level=None,
                                    check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        for statement in _SCHEMA:
+            self._db.execute(statement)
         self.domains = {}
 
     def close(self):
@@ -51,6 +57,28 @@ class Inventory:
         row = self._db.execute("SELECT boot FROM known_running WHERE uuid = ?",
                                (uuid,)).fetchone()
         return row[0] if row else None
+
+    def budgets(self):
+        """(uuid -> recovery times, uuid -> quarantined since)."""
+        recoveries = {}
+        for uuid, at in self._db.execute(
+                "SELECT uuid, at FROM recovery ORDER BY at"):
+            recoveries.setdefault(uuid, []).append(at)
+        quarantined = dict(self._db.execute(
+            "SELECT uuid, since FROM quarantine"))
+        return recoveries, quarantined
+
+    def save_budget(self, uuid, times, quarantined_since):
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM recovery WHERE uuid = ?", (uuid,))
+            self._db.executemany("INSERT INTO recovery VALUES (?, ?)",
+                                 [(uuid, at) for at in times])
+            self._db.execute("DELETE FROM quarantine WHERE uuid = ?",
+                             (uuid,))
+            if quarantined_since is not None:
+                self._db.execute("INSERT INTO quarantine VALUES (?, ?)",
+                                 (uuid, quarantined_since))
 
     def observe(self, uuid, name, **fields):
         view = self.domains.setdefault(uuid, {"uuid": uuid, "name": name})

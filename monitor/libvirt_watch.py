@@ -9,6 +9,7 @@ never a reason to exit.  Events are not replayed after a reconnect, so every
 """
 import asyncio
 import logging
+import xml.etree.ElementTree as ElementTree
 
 import libvirt
 import libvirtaio
@@ -36,25 +37,45 @@ def register_event_impl(loop):
         _EVENT_IMPL_REGISTERED = True
 
 
+AGENT_PORT = "org.qemu.guest_agent.0"
+
+
+def agent_channel_state(domain_xml):
+    """None without a guest-agent channel, else its live state.
+
+    The channel is found by its target name, as Nova defines it; the socket
+    path (masakari-monitors' qemu_guest_agent_sock_path) is not needed.
+    """
+    root = ElementTree.fromstring(domain_xml)
+    for target in root.findall("./devices/channel/target"):
+        if target.get("name") == AGENT_PORT:
+            return target.get("state") or "disconnected"
+    return None
+
+
 def domain_states(conn):
-    """List every domain with its state (blocking: run in a thread)."""
-    states = {}
+    """Every domain with its state, and the handles (blocking: run in a
+    thread)."""
+    states, handles = {}, {}
     for dom in conn.listAllDomains():
         try:
             state, reason = dom.state()
+            agent = agent_channel_state(dom.XMLDesc(0))
         except libvirt.libvirtError:
             continue  # undefined while we listed
         uuid = dom.UUIDString()
         states[uuid] = events.DomainState(uuid, dom.name(), dom.ID(), state,
-                                          reason)
-    return states
+                                          reason, agent)
+        handles[uuid] = dom
+    return states, handles
 
 
 class Watcher:
     """Keeps one connection open and feeds the handler.
 
     ``handler`` has ``lifecycle(dom, event, detail)``,
-    ``io_error(dom, action)``, ``reconciled(states)`` and
+    ``io_error(dom, action)``, ``agent_lifecycle(dom, state, reason)``,
+    ``rebooted(dom)``, ``reconciled(states, handles)`` and
     ``connection_changed(connected, error)``.
     """
 
@@ -104,15 +125,22 @@ class Watcher:
             conn.domainEventRegisterAny(
                 None, libvirt.VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON,
                 self._on_io_error, None),
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+                self._on_agent, None),
+            conn.domainEventRegisterAny(
+                None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
+                self._on_reboot, None),
         ]
         self.conn = conn
         try:
-            states = await loop.run_in_executor(None, domain_states, conn)
+            states, handles = await loop.run_in_executor(
+                None, domain_states, conn)
         except libvirt.libvirtError as exc:
             self._teardown()
             raise exc
         self._handler.connection_changed(True, None)
-        self._handler.reconciled(states)
+        self._handler.reconciled(states, handles)
         LOG.info("Connected to %s; %d domains", self.uri, len(states))
 
     def _teardown(self):
@@ -151,3 +179,9 @@ class Watcher:
 
     def _on_io_error(self, _conn, dom, _src, _dev, action, _reason, _opaque):
         self._handler.io_error(dom, action)
+
+    def _on_agent(self, _conn, dom, state, reason, _opaque):
+        self._handler.agent_lifecycle(dom, state, reason)
+
+    def _on_reboot(self, _conn, dom, _opaque):
+        self._handler.rebooted(dom)

@@ -24,6 +24,17 @@ class Metrics:
             "From the libvirt callback to the outbox commit",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                      0.25), registry=self.registry)
+        self.ping_latency = prom.Histogram(
+            "instanceha_heartbeat_seconds", "Guest-agent ping round trip",
+            buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+            registry=self.registry)
+        self.heartbeat_failures = prom.Counter(
+            "instanceha_heartbeat_failures",
+            "Failed heartbeats (excused: paused, migrating, not running)",
+            ["kind"], registry=self.registry)
+        self.decisions = prom.Counter(
+            "instanceha_decisions", "Policy decisions by action",
+            ["action"], registry=self.registry)
         self.libvirt_connected = prom.Gauge(
             "instanceha_libvirt_connected", "1 while connected to libvirt",
             registry=self.registry)

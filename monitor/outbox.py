@@ -79,6 +79,10 @@ class Outbox:
             (key, json.dumps(body, sort_keys=True), PENDING, now, now))
         return cursor.rowcount == 1
 
+    def has(self, key):
+        return self._db.execute("SELECT 1 FROM notification WHERE key = ?",
+                                (key,)).fetchone() is not None
+
     def due(self, limit=100):
         rows = self._db.execute(
             "SELECT * FROM notification WHERE state = ? AND "

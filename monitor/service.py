@@ -18,11 +18,14 @@ from monitor import libvirt_watch
 from monitor import masakari
 from monitor import metrics as _metrics
 from monitor import outbox as _outbox
+from monitor import policy as _policy
+from monitor import prober as _prober
 from monitor import status_http
 
 LOG = logging.getLogger(__name__)
 
 RECENT_ENTRIES = 50
+AGENT_ERROR = ("QEMU_GUEST_AGENT_ERROR", "STOPPED_FAILED")
 
 
 def iso(timestamp):
@@ -56,6 +59,22 @@ class Monitor:
                               "connected": False, "since": None,
                               "last_error": None}
         self.status_url = None
+        intro = conf.introspectiveinstancemonitor
+        recoveries, quarantined = self.inventory.budgets()
+        self.policy = _policy.Policy(_policy.Settings(
+            interval=intro.guest_monitoring_interval,
+            timeout=intro.guest_monitoring_timeout,
+            threshold=intro.guest_monitoring_failure_threshold,
+            reboot_grace=intro.reboot_grace,
+            max_recoveries=conf.recovery_budget,
+            recovery_window=conf.recovery_budget_window,
+            storm_fraction=intro.storm_fraction,
+            storm_min_guests=intro.storm_min_guests),
+            recoveries=recoveries, quarantined=quarantined)
+        self.prober = _prober.Prober(
+            self, intro.guest_monitoring_interval,
+            intro.guest_monitoring_timeout, intro.heartbeat_workers)
+        self.host_alert = None
 
     # -- lifecycle -----------------------------------------------------
     async def run(self, stop):
@@ -79,6 +98,7 @@ class Monitor:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.prober.close()
             self.watcher.close()
             await server.close()
             self.outbox.close()
@@ -94,19 +114,31 @@ class Monitor:
             self.libvirt_state["last_error"] = error
         self.metrics.libvirt_connected.set(1 if connected else 0)
 
-    def reconciled(self, states):
-        """After every (re)connect: report deaths missed while away."""
+    def reconciled(self, states, handles=None):
+        """After every (re)connect: report deaths missed while away, and
+        start heartbeats where there is a guest-agent channel."""
+        now = self.clock()
         for domain, boot, classified in events.deaths_while_away(
                 self.inventory.known_running(), states):
             LOG.warning("Domain %s (%s) died while unobserved: %s",
                         domain.name, domain.uuid, classified.why)
-            self._decide(domain.uuid, domain.name, boot, classified,
-                         self.clock(), state=domain.state)
+            self._decide(domain.uuid, domain.name, boot, classified, now,
+                         state=domain.state)
             self.inventory.mark_stopped(domain.uuid)
         for domain in states.values():
-            if events.is_running(domain.state):
+            running = events.is_running(domain.state)
+            if running:
                 self.inventory.mark_running(domain.uuid, domain.name,
                                             domain.dom_id)
+                self._apply(self.policy.started(
+                    domain.uuid, now,
+                    agent_connected=domain.agent == "connected"), now)
+                self.policy.paused(domain.uuid, now, domain.state ==
+                                   events.libvirt.VIR_DOMAIN_PAUSED)
+            else:
+                self._apply(self.policy.stopped(domain.uuid, now), now)
+            if domain.agent is not None and handles:
+                self.prober.watch(domain.uuid, handles[domain.uuid])
             self.inventory.observe(domain.uuid, domain.name,
                                    state=domain.state)
 
@@ -126,6 +158,98 @@ class Monitor:
         if event == events.libvirt.VIR_DOMAIN_EVENT_STOPPED:
             self.inventory.mark_stopped(uuid)
         self.metrics.commit_latency.observe(time.perf_counter() - seen_at)
+        self._feed_policy(dom, event, now)
+
+    def _feed_policy(self, dom, event, now):
+        lv = events.libvirt
+        uuid = dom.UUIDString()
+        if event == lv.VIR_DOMAIN_EVENT_STARTED:
+            self._apply(self.policy.started(uuid, now), now)
+            self.prober.watch(uuid, dom)
+        elif event in (lv.VIR_DOMAIN_EVENT_STOPPED,
+                       lv.VIR_DOMAIN_EVENT_CRASHED):
+            self._apply(self.policy.stopped(uuid, now), now)
+        elif event in (lv.VIR_DOMAIN_EVENT_SUSPENDED,
+                       lv.VIR_DOMAIN_EVENT_PMSUSPENDED):
+            self.policy.paused(uuid, now)
+        elif event == lv.VIR_DOMAIN_EVENT_RESUMED:
+            self.policy.paused(uuid, now, paused=False)
+        elif event == lv.VIR_DOMAIN_EVENT_SHUTDOWN:
+            self.policy.shutting_down(uuid, now)
+
+    def agent_lifecycle(self, dom, state, reason):
+        now = self.clock()
+        uuid, name = dom.UUIDString(), dom.name()
+        if state == events.AGENT_CONNECTED:
+            what = "AGENT_CONNECTED"
+            self._apply(self.policy.agent_changed(uuid, now, True), now)
+            self.prober.watch(uuid, dom)
+        elif reason == events.AGENT_CLOSED_BY_GUEST:
+            what = "AGENT_DISCONNECTED_CHANNEL"
+            self._apply(self.policy.agent_changed(uuid, now, False), now)
+        else:
+            what = "AGENT_DISCONNECTED"  # at domain start: not yet up
+        self.metrics.events.labels(what).inc()
+        self.inventory.observe(uuid, name, last_agent_event=what,
+                               last_agent_event_at=iso(now))
+
+    def rebooted(self, dom):
+        now = self.clock()
+        self.metrics.events.labels("REBOOT").inc()
+        self._apply(self.policy.rebooted(dom.UUIDString(), now), now)
+        self.inventory.observe(dom.UUIDString(), dom.name(),
+                               last_event="REBOOT", last_event_at=iso(now))
+
+    # -- heartbeats (the prober, on the loop) --------------------------
+    def wants_heartbeat(self, uuid):
+        return self.policy.guest(uuid).monitored(self.clock())[0]
+
+    def heartbeat(self, uuid, ok, detail, busy, latency):
+        now = self.clock()
+        if latency is not None:
+            self.metrics.ping_latency.observe(latency)
+        if not ok:
+            self.metrics.heartbeat_failures.labels(
+                "excused" if busy else "counted").inc()
+        self._apply(self.policy.heartbeat(uuid, now, ok, detail, busy), now)
+
+    def _apply(self, decisions, now):
+        """Carry out what the policy decided."""
+        for decision in decisions:
+            self.metrics.decisions.labels(decision.action).inc()
+            if decision.uuid is None:  # host-level: storm begins or ends
+                self.host_alert = (None if decision.action ==
+                                   _policy.STORM_END else decision.reason)
+                LOG.error("Storm guard: %s", decision.reason) \
+                    if self.host_alert else LOG.warning(
+                        "Storm guard: %s", decision.reason)
+                continue
+            view = self.inventory.domains.get(decision.uuid, {})
+            name = view.get("name", decision.uuid)
+            if decision.action == _policy.NOTIFY:
+                self._enqueue(decision.uuid, name, AGENT_ERROR, now,
+                              "%s/%s/%s/%s" % (
+                                  decision.uuid,
+                                  self.inventory.boot_of(decision.uuid),
+                                  "/".join(AGENT_ERROR), iso(now)),
+                              decision.reason)
+            else:
+                LOG.warning("%s (%s): %s -> %s", name, decision.uuid,
+                            decision.reason, decision.action)
+                self.inventory.observe(decision.uuid, name,
+                                       last_decision=decision.action,
+                                       reason=decision.reason,
+                                       last_event_at=iso(now))
+            self._save_budget(decision.uuid)
+
+    def _save_budget(self, uuid):
+        self.inventory.save_budget(uuid, self.policy.recoveries.get(uuid, []),
+                                   self.policy.quarantined.get(uuid))
+
+    def clear_quarantine(self, uuid):
+        self.policy.clear_quarantine(uuid)
+        self._save_budget(uuid)
+        LOG.warning("Quarantine of %s cleared by the operator", uuid)
 
     def io_error(self, dom, action):
         uuid, name = dom.UUIDString(), dom.name()
@@ -135,39 +259,79 @@ class Monitor:
                      self.clock())
 
     def _decide(self, uuid, name, boot, classified, now, **view):
+        """A lifecycle event: record it, and send it when it calls for a
+        recovery (within the VM's restart budget) or is forwarded."""
         payload = events.payload_for(classified,
                                      self.conf.forward_ignored_events)
-        decision = "notify %s/%s" % payload if payload else "record only"
-        if payload:
-            body = {"type": "VM", "hostname": self.conf.hostname,
-                    "generated_time": iso(now),
-                    "payload": {"event": payload[0], "instance_uuid": uuid,
-                                "vir_domain_event": payload[1]}}
-            key = events.incident_key(uuid, boot, payload)
-            if not classified.masakari:  # forwarded: each one is its own
-                key += "/" + body["generated_time"]
-            if self.outbox.add(key, body):
-                LOG.log(logging.WARNING if classified.masakari
-                        else logging.INFO, "%s (%s): %s -> %s", name, uuid,
-                        classified.why, decision)
-                self.delivery.wake()
-            else:
-                decision += " (already recorded)"
         self.inventory.observe(uuid, name, last_event=classified.name,
                                last_event_at=iso(now),
-                               last_decision=decision,
+                               last_decision="record only",
                                reason=classified.why, **view)
+        if not payload:
+            return
+        key = events.incident_key(uuid, boot, payload)
+        if not classified.masakari:  # forwarded: each one is its own
+            key += "/" + iso(now)
+        elif self.outbox.has(key):
+            self.inventory.observe(uuid, name, last_decision="notify %s/%s "
+                                   "(already recorded)" % payload)
+            return
+        else:
+            decision = self.policy.process_death(uuid, now, classified.why)
+            self._save_budget(uuid)
+            if decision.action == _policy.QUARANTINE:
+                LOG.warning("%s (%s): %s", name, uuid, decision.reason)
+                self.inventory.observe(uuid, name,
+                                       last_decision=_policy.QUARANTINE,
+                                       reason=decision.reason)
+                return
+        self._enqueue(uuid, name, payload, now, key, classified.why,
+                      log_level=logging.WARNING if classified.masakari
+                      else logging.INFO)
+
+    def _enqueue(self, uuid, name, payload, now, key, why,
+                 log_level=logging.WARNING):
+        body = {"type": "VM", "hostname": self.conf.hostname,
+                "generated_time": iso(now),
+                "payload": {"event": payload[0], "instance_uuid": uuid,
+                            "vir_domain_event": payload[1]}}
+        decision = "notify %s/%s" % payload
+        if self.outbox.add(key, body):
+            LOG.log(log_level, "%s (%s): %s -> %s", name, uuid, why,
+                    decision)
+            self.delivery.wake()
+        else:
+            decision += " (already recorded)"
+        self.inventory.observe(uuid, name, last_decision=decision,
+                               reason=why)
 
     # -- status --------------------------------------------------------
     def status(self):
         entries = self.outbox.entries()
         pending = [e for e in entries if e["state"] == _outbox.PENDING]
         self.metrics.outbox_depth.set(len(pending))
+        now = self.clock()
+        domains = []
+        for view in self.inventory.view():
+            view = dict(view)
+            guest = self.policy.guests.get(view["uuid"])
+            if guest is not None:
+                monitored, why = guest.monitored(now)
+                view["heartbeat"] = "monitored" if monitored else \
+                    "not monitored: " + why
+                view["heartbeat_failures"] = guest.failures
+                view["last_heartbeat_ok"] = (iso(guest.last_ok)
+                                             if guest.last_ok else None)
+            if view["uuid"] in self.policy.quarantined:
+                view["quarantined_since"] = iso(
+                    self.policy.quarantined[view["uuid"]])
+            domains.append(view)
         return {
             "hostname": self.conf.hostname,
             "pid": os.getpid(),
             "libvirt": dict(self.libvirt_state),
-            "domains": self.inventory.view(),
+            "host_alert": self.host_alert,
+            "domains": domains,
             "outbox": {
                 "pending": len(pending),
                 "entries": [_entry_view(e) for e in

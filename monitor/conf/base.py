@@ -18,6 +18,14 @@ OPTS = [
                      "pause, migration), as masakari-monitors does. They "
                      "only fill Masakari's database; off by default, and "
                      "always visible in the monitor's status."),
+    cfg.IntOpt("recovery_budget", default=3, min=1,
+               help="Recoveries asked for one VM within "
+                    "recovery_budget_window; beyond it the VM is "
+                    "quarantined (no more notifications) until the window "
+                    "passes or an operator runs 'instanceha-monitor "
+                    "clear-quarantine'. Kept across restarts."),
+    cfg.IntOpt("recovery_budget_window", default=3600, min=60,
+               help="Seconds over which recovery_budget is counted."),
 ]
 
 

@@ -18,6 +18,19 @@ OPTS = [
                     "expression for the agent socket path. The channel "
                     "target name org.qemu.guest_agent.0 is what identifies "
                     "the agent."),
+    cfg.FloatOpt("reboot_grace", default=60.0, min=0,
+                 help="Seconds after a guest reboot during which failed "
+                      "heartbeats are not counted."),
+    cfg.FloatOpt("storm_fraction", default=0.5, min=0, max=1,
+                 help="When more than this fraction of the monitored guests "
+                      "fail at once, the host is suspected: one alert, and "
+                      "no per-guest hang notifications until it clears."),
+    cfg.IntOpt("storm_min_guests", default=4, min=1,
+               help="The storm guard applies only with at least this many "
+                    "monitored guests."),
+    cfg.IntOpt("heartbeat_workers", default=64, min=1,
+               help="Threads for guest-agent calls. A hung guest holds one "
+                    "while libvirt blocks its calls."),
 ]
 
 
