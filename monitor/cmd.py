@@ -136,10 +136,18 @@ def cmd_status(conf, args):
         "connected" if lv["connected"] else "DISCONNECTED",
         "" if lv["connected"] or not lv["last_error"]
         else " (%s)" % lv["last_error"]))
+    if state.get("host_alert"):
+        print("HOST ALERT: %s" % state["host_alert"])
     for domain in state["domains"]:
-        print("  %-20s %-36s %-9s %s %s" % (
+        print("  %-20s %-36s %-9s %-18s %s" % (
             domain["name"], domain["uuid"], domain.get("state", "?"),
             domain.get("last_event", "-"), domain.get("last_decision", "")))
+        if "heartbeat" in domain:
+            print("      heartbeat: %s, failures %d, last ok %s%s" % (
+                domain["heartbeat"], domain["heartbeat_failures"],
+                domain["last_heartbeat_ok"] or "never",
+                ", QUARANTINED since %s" % domain["quarantined_since"]
+                if domain.get("quarantined_since") else ""))
     print("outbox: %d pending" % state["outbox"]["pending"])
     for entry in state["outbox"]["entries"]:
         print("  %-8s %s %s attempts=%d %s" % (
@@ -148,7 +156,25 @@ def cmd_status(conf, args):
     return 0
 
 
-COMMANDS = {"start": cmd_start, "check": cmd_check, "status": cmd_status}
+def cmd_clear_quarantine(conf, args):
+    """Let a quarantined VM be recovered again (restart budget reset)."""
+    request = urllib.request.Request(
+        "%s/quarantine/%s/clear" % (status_url(conf), args.uuid),
+        method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            print("cleared %s" % json.load(response)["cleared"])
+            return 0
+    except urllib.error.HTTPError as exc:
+        sys.stderr.write("%s: %s\n" % (PROG, json.load(exc)["error"]))
+    except (OSError, urllib.error.URLError) as exc:
+        sys.stderr.write("%s: no running monitor answers (%s)\n"
+                         % (PROG, exc))
+    return 1
+
+
+COMMANDS = {"start": cmd_start, "check": cmd_check, "status": cmd_status,
+            "clear-quarantine": cmd_clear_quarantine}
 
 
 def main(argv=None):
@@ -163,6 +189,8 @@ def main(argv=None):
         command.add_argument("--config-dir", metavar="DIR")
         if name == "status":
             command.add_argument("--json", action="store_true")
+        if name == "clear-quarantine":
+            command.add_argument("uuid", help="instance UUID")
     args = parser.parse_args(argv)
     if not args.config_file and not args.config_dir:
         default = "/etc/instanceha/instanceha-monitor.conf"

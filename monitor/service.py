@@ -322,6 +322,11 @@ class Monitor:
                 view["heartbeat_failures"] = guest.failures
                 view["last_heartbeat_ok"] = (iso(guest.last_ok)
                                              if guest.last_ok else None)
+            lateness = [actual - planned for planned, actual in
+                        self.prober.schedule.get(view["uuid"], [])]
+            if lateness:
+                view["heartbeat_lateness_ms_max"] = round(
+                    max(lateness) * 1000, 1)
             if view["uuid"] in self.policy.quarantined:
                 view["quarantined_since"] = iso(
                     self.policy.quarantined[view["uuid"]])

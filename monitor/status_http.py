@@ -1,4 +1,5 @@
-"""The local status endpoint: /healthz, /status (JSON), /metrics."""
+"""The local status endpoint: /healthz, /status (JSON), /metrics, and
+POST /quarantine/<uuid>/clear for the operator (local by default)."""
 from aiohttp import web
 import prometheus_client
 
@@ -25,10 +26,19 @@ async def serve(monitor, host, port):
         return web.Response(body=monitor.metrics.render(), headers={
             "Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
+    async def clear_quarantine(request):
+        uuid = request.match_info["uuid"]
+        if uuid not in monitor.policy.quarantined:
+            return web.json_response(
+                {"error": "%s is not quarantined" % uuid}, status=404)
+        monitor.clear_quarantine(uuid)
+        return web.json_response({"cleared": uuid})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/status", status)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/quarantine/{uuid}/clear", clear_quarantine)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -44,6 +44,11 @@ while :; do
     sleep 0.05
 done
 echo "instanceha-lab guest up"
+# lab.agent_delay=N on the kernel command line: a guest slow to start its
+# agent (still booting, as far as the host can tell).
+for word in $(cat /proc/cmdline); do
+    case $word in lab.agent_delay=*) sleep ${{word#lab.agent_delay=}};; esac
+done
 # Respawned unless the file /stop-agent exists (fault: agent stopped).
 while :; do
     [ -e /stop-agent ] || /usr/sbin/qemu-ga -m virtio-serial \\

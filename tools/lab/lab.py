@@ -76,9 +76,11 @@ class Lab:
         return answer
 
     def _define(self, virt_type, instance_uuid=None, display_name=None,
-                panic_device=False, agent_channel=True):
+                panic_device=False, agent_channel=True, agent_delay=0):
         index = next(self._index)
         kernel, initrd, cmdline = self.image
+        if agent_delay:
+            cmdline += " lab.agent_delay=%d" % agent_delay
         console = self.workdir / ("console-%d.log" % index)
         return self.conn.defineXML(domain.domain_xml(
             index, kernel, initrd, cmdline, console,
