@@ -50,7 +50,9 @@ def cmd_start(conf, _args):
             loop.add_signal_handler(signum, stop.set)
         await service.Monitor(conf).run(stop)
 
-    asyncio.run(main())
+    # Not asyncio.run(): libvirt keeps its event callbacks on this loop
+    # until the process ends, so the loop must not be closed before.
+    asyncio.new_event_loop().run_until_complete(main())
     return 0
 
 

@@ -37,8 +37,7 @@ def ping_blocking(dom, timeout):
             busy = "paused"
         elif state != libvirt.VIR_DOMAIN_RUNNING:
             busy = "not running"
-        elif reason == libvirt.VIR_DOMAIN_RUNNING_MIGRATING or \
-                dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE:
+        elif dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE:
             busy = "migrating or another libvirt job"
     except libvirt.libvirtError:
         pass
@@ -61,30 +60,40 @@ class Prober:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix="guest-ping")
         self._tasks = {}
+        self._doms = {}  # uuid -> handle; a reconnect brings new ones
         self.schedule = {}  # uuid -> planned times of the last pings (status)
 
     def watch(self, uuid, dom):
+        self._doms[uuid] = dom
         task = self._tasks.get(uuid)
-        if task is not None and not task.done():
-            task.dom = dom  # a reconnect gives new handles
-            return
-        task = asyncio.ensure_future(self._run(uuid))
-        task.dom = dom
-        self._tasks[uuid] = task
+        if task is None or task.done():
+            self._tasks[uuid] = asyncio.ensure_future(self._run(uuid))
 
     def unwatch(self, uuid):
+        self._doms.pop(uuid, None)
         task = self._tasks.pop(uuid, None)
         if task is not None:
             task.cancel()
+        return task
 
-    def close(self):
-        for uuid in list(self._tasks):
-            self.unwatch(uuid)
+    async def close(self):
+        tasks = [self.unwatch(uuid) for uuid in list(self._tasks)]
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _run(self, uuid):
+        while True:
+            try:
+                await self._beat(uuid)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # loud, and the schedule goes on
+                LOG.exception("Heartbeat of %s failed unexpectedly; "
+                              "resuming its schedule", uuid)
+                await asyncio.sleep(self.interval)
+
+    async def _beat(self, uuid):
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
         next_at = loop.time() + phase(uuid, self.interval)
         inflight = None
         while True:
@@ -105,7 +114,7 @@ class Prober:
                 continue
             started = time.perf_counter()
             inflight = loop.run_in_executor(self._pool, ping_blocking,
-                                            task.dom, self.timeout)
+                                            self._doms[uuid], self.timeout)
             try:
                 ok, detail, busy = await asyncio.wait_for(
                     asyncio.shield(inflight), self.timeout + 0.5)

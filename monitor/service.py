@@ -6,6 +6,7 @@ callback, before anything touches the network.
 """
 import asyncio
 import datetime
+import gc
 import logging
 import os
 import time
@@ -98,8 +99,10 @@ class Monitor:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            self.prober.close()
+            await self.prober.close()
             self.watcher.close()
+            gc.collect()  # drop libvirt handles while the loop still runs
+            await asyncio.sleep(0.1)  # libvirt's last callbacks
             await server.close()
             self.outbox.close()
             self.inventory.close()
