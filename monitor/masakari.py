@@ -45,6 +45,16 @@ def send(conn, body):
     return Answer(202, "accepted", created.notification_uuid)
 
 
+def ha_enabled_servers(conn, hostname):
+    """UUIDs of this host's servers with HA_Enabled true (Nova)."""
+    from oslo_utils import strutils
+
+    return {server.id for server in conn.compute.servers(
+        details=True, all_projects=True, compute_host=hostname)
+        if strutils.bool_from_string(
+            (server.metadata or {}).get("HA_Enabled"), default=False)}
+
+
 def describe(exc):
     if isinstance(exc, sdk_exc.HttpException):
         return "HTTP %s: %s" % (exc.status_code, exc.details or exc.message)

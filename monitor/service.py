@@ -44,9 +44,9 @@ class Monitor:
         self.outbox = _outbox.Outbox(state / "outbox.sqlite", clock)
         self.inventory = _inventory.Inventory(state / "outbox.sqlite")
         self.metrics = _metrics.Metrics()
+        self._cloud = None
         if send is None:
-            connection = masakari.connect(conf)
-            send = lambda body: masakari.send(connection, body)  # noqa: E731
+            send = self._send_to_masakari
         self.delivery = _delivery.Delivery(
             self.outbox, send, clock, self.metrics,
             base_delay=conf.callback.retry_interval,
@@ -76,6 +76,18 @@ class Monitor:
             self, intro.guest_monitoring_interval,
             intro.guest_monitoring_timeout, intro.heartbeat_workers)
         self.host_alert = None
+        # monitor_ha_enabled_only: None until Nova has been read once
+        self.ha_enabled = None
+        self.ha_enabled_error = None
+
+    def _send_to_masakari(self, body):
+        return masakari.send(self.cloud(), body)
+
+    def cloud(self):
+        """The SDK connection, made on first use."""
+        if self._cloud is None:
+            self._cloud = masakari.connect(self.conf)
+        return self._cloud
 
     # -- lifecycle -----------------------------------------------------
     async def run(self, stop):
@@ -86,6 +98,8 @@ class Monitor:
         (self.state_path / "status.url").write_text(server.url)
         tasks = [asyncio.ensure_future(self.delivery.run()),
                  asyncio.ensure_future(self.watcher.run())]
+        if self.conf.introspectiveinstancemonitor.monitor_ha_enabled_only:
+            tasks.append(asyncio.ensure_future(self._read_ha_enabled()))
         LOG.info("instanceha-monitor running for host %s; status on %s",
                  self.conf.hostname, server.url)
         try:
@@ -204,8 +218,31 @@ class Monitor:
                                last_event="REBOOT", last_event_at=iso(now))
 
     # -- heartbeats (the prober, on the loop) --------------------------
+    async def _read_ha_enabled(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                self.ha_enabled = await loop.run_in_executor(
+                    None, masakari.ha_enabled_servers, self.cloud(),
+                    self.conf.hostname)
+                self.ha_enabled_error = None
+            except Exception as exc:  # keep the last reading; say why
+                self.ha_enabled_error = masakari.describe(exc)
+                LOG.warning("Cannot read HA_Enabled from Nova: %s",
+                            self.ha_enabled_error)
+            await asyncio.sleep(
+                self.conf.introspectiveinstancemonitor.ha_enabled_refresh)
+
+    def excluded(self, uuid):
+        """Why heartbeats skip this guest for lack of HA_Enabled, or None
+        (also when Nova has not been read yet: then every guest counts)."""
+        if self.ha_enabled is not None and uuid not in self.ha_enabled:
+            return "HA_Enabled is not set on the server"
+        return None
+
     def wants_heartbeat(self, uuid):
-        return self.policy.guest(uuid).monitored(self.clock())[0]
+        return self.excluded(uuid) is None and \
+            self.policy.guest(uuid).monitored(self.clock())[0]
 
     def heartbeat(self, uuid, ok, detail, busy, latency):
         now = self.clock()
@@ -320,6 +357,9 @@ class Monitor:
             guest = self.policy.guests.get(view["uuid"])
             if guest is not None:
                 monitored, why = guest.monitored(now)
+                excluded = self.excluded(view["uuid"])
+                if excluded:
+                    monitored, why = False, excluded
                 view["heartbeat"] = "monitored" if monitored else \
                     "not monitored: " + why
                 view["heartbeat_failures"] = guest.failures
@@ -339,6 +379,7 @@ class Monitor:
             "pid": os.getpid(),
             "libvirt": dict(self.libvirt_state),
             "host_alert": self.host_alert,
+            "ha_enabled_read_error": self.ha_enabled_error,
             "domains": domains,
             "outbox": {
                 "pending": len(pending),

@@ -1,13 +1,14 @@
 """The README's demo: instance HA end to end on this machine.
 
-As root on Debian it runs the real thing: libvirtd with two tiny guests
+As root on Debian it runs the real thing: libvirtd with three tiny guests
 running the real qemu-guest-agent, Keystone, Glance and Masakari (API and
 engine) with the Nova emulator acting on those guests, and the host monitor
 as its own process.  It protects the guests with ``openstack instanceha
-enable``, kills one guest's QEMU process and panics the other's kernel, and
-shows detection, notification and recovery live, with timings.  Without
-root it shows the cloud-side commands only.  Everything is stopped and
-removed at the end.
+enable``, then kills one guest's QEMU process, panics the second one's
+kernel (panic device) and hangs the third one's (no panic device: only the
+heartbeats see it), showing detection, notification and recovery live with
+timings.  Without root it shows the cloud-side commands only.  Everything
+is stopped and removed at the end.
 """
 import os
 import subprocess
@@ -22,6 +23,12 @@ from tools.lab import faults
 from tools.lab import host
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
+DEMO_HEARTBEATS = """
+[introspectiveinstancemonitor]
+guest_monitoring_interval = 5
+guest_monitoring_timeout = 2
+guest_monitoring_failure_threshold = 3
+"""
 
 
 def run(clouds_yaml, *args, os_cloud="admin"):
@@ -37,6 +44,9 @@ def say(text):
 
 def watch(stack, dom, started, until, timeout=120):
     """Print each change of the monitor's view of ``dom`` until ``until``."""
+    # the guest answers until the fault has taken hold
+    while faults.ping(dom, 1) and time.monotonic() - started < 5:
+        time.sleep(0.1)
     seen = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -49,6 +59,9 @@ def watch(stack, dom, started, until, timeout=120):
         if view.get("last_event"):
             lines.append("monitor: %s -> %s" % (view["last_event"],
                                                 view["last_decision"]))
+        if view.get("heartbeat_failures"):
+            lines.append("monitor: %d failed heartbeat(s)"
+                         % view["heartbeat_failures"])
         if entry:
             lines.append("outbox: %s %s (attempts %d)" % (
                 entry["event"], entry["state"], entry["attempts"]))
@@ -73,21 +86,23 @@ def watch(stack, dom, started, until, timeout=120):
 def lab_demo(workdir):
     from tools.lab import stack as stack_mod
 
-    stack = stack_mod.Stack(workdir).start()
+    stack = stack_mod.Stack(workdir, monitor_options=DEMO_HEARTBEATS).start()
     try:
         yaml = stack.cloud.clouds_yaml
         web = stack.lab.boot_guest()
         db = stack.lab.boot_guest(panic_device=True)
+        app = stack.lab.boot_guest()
         # The guests were built with the agent channel, as Nova does for an
         # image with this property.
         image = stack.seed.image({"hw_qemu_guest_agent": "yes"})
-        for name, dom in (("web-1", web), ("db-1", db)):
+        guests = (("web-1", web), ("db-1", db), ("app-1", app))
+        for name, dom in guests:
             stack.seed.server(image.id, id=dom.UUIDString(), name=name,
                               host=stack_mod.HOSTNAME)
-        say("two guests run on this host (%s), their agents answer; "
+        say("three guests run on this host (%s), their agents answer; "
             "nothing is protected yet" % stack.lab.virt_type)
         run(yaml, "instanceha", "status")
-        run(yaml, "instanceha", "enable", "web-1", "db-1")
+        run(yaml, "instanceha", "enable", "web-1", "db-1", "app-1")
         run(yaml, "instanceha", "status", "--long")
 
         say("kill -9 of web-1's QEMU process")
@@ -104,11 +119,18 @@ def lab_demo(workdir):
         db_total = watch(stack, db, started,
                          lambda lines: "guest agent answers again" in lines
                          and any("finished" in line for line in lines))
+        say("kernel hang in app-1 (no panic device, Nova's default: no "
+            "libvirt event, QEMU runs on; only its agent falls silent). "
+            "Heartbeats every 5 s, timeout 2 s, 3 failures")
+        started = time.monotonic()
+        faults.hang_kernel(app)
+        app_total = watch(stack, app, started,
+                          lambda lines: "guest agent answers again" in lines
+                          and any("finished" in line for line in lines))
         run(yaml, "instanceha", "status", "--long")
-        say("recovered: web-1 in %.1f s, db-1 in %.1f s (detection, "
-            "Masakari, stop, start, boot, agent)" % (web_total, db_total))
-        print("A hung kernel without a panic device is found by the "
-              "guest-agent heartbeats (next release).")
+        say("recovered: web-1 in %.1f s, db-1 in %.1f s, app-1 in %.1f s "
+            "(detection, Masakari, stop, start, boot, agent)"
+            % (web_total, db_total, app_total))
     finally:
         stack.stop()
 

@@ -28,6 +28,16 @@ OPTS = [
     cfg.IntOpt("storm_min_guests", default=4, min=1,
                help="The storm guard applies only with at least this many "
                     "monitored guests."),
+    cfg.BoolOpt("monitor_ha_enabled_only", default=False,
+                help="Send heartbeats only to guests whose server has "
+                     "HA_Enabled=true (Masakari recovers no others anyway). "
+                     "Reads Nova with the [api] credentials, which then "
+                     "need to list servers of all projects. While Nova "
+                     "cannot be read, every guest with an agent is "
+                     "watched."),
+    cfg.IntOpt("ha_enabled_refresh", default=60, min=5,
+               help="Seconds between two readings of HA_Enabled from "
+                    "Nova (monitor_ha_enabled_only)."),
     cfg.IntOpt("heartbeat_workers", default=64, min=1,
                help="Threads for guest-agent calls. A hung guest holds one "
                     "while libvirt blocks its calls."),

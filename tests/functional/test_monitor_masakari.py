@@ -229,3 +229,29 @@ def test_check_names_what_is_wrong(tmp_path, local_cloud, seed):
     assert "FAIL masakari  host 'unknown-host' is not registered" \
         in fail.stdout
 
+
+
+def test_ha_enabled_only_reads_nova_and_skips_the_others(
+        tmp_path, local_cloud, seed, domains):
+    host = seed.unique("cmp")
+    protected, plain = domains.create(2)
+    image = seed.image().id
+    seed.server(image, id=protected.UUIDString(), host=host,
+                metadata={"HA_Enabled": "True"})
+    seed.server(image, id=plain.UUIDString(), host=host)
+    conf = monitor_conf(tmp_path, local_cloud, host)
+    conf.write_text(conf.read_text() + "[introspectiveinstancemonitor]\n"
+                    "monitor_ha_enabled_only = true\n"
+                    "ha_enabled_refresh = 5\n")
+    monitor = harness.RunningMonitor(harness.load_conf(conf))
+    try:
+        monitor.wait_for(lambda: monitor.monitor.ha_enabled is not None)
+        views = {d["uuid"]: d for d in monitor.status()["domains"]}
+    finally:
+        monitor.stop()
+    assert monitor.monitor.ha_enabled == {protected.UUIDString()}
+    assert views[plain.UUIDString()]["heartbeat"] == \
+        "not monitored: HA_Enabled is not set on the server"
+    # the test driver has no guest agent: watched, but nothing to ping yet
+    assert views[protected.UUIDString()]["heartbeat"] == \
+        "not monitored: never connected since the domain started"

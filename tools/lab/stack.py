@@ -59,11 +59,23 @@ class Stack:
     def kill_and_recover(self, dom):
         """kill -9 the guest's QEMU; seconds until Masakari accepted the
         notification and until the guest's agent answers again."""
+        return self.fault_and_recover(dom, faults.kill_qemu)
+
+    def hang_and_recover(self, dom):
+        """Hang the guest's kernel (no panic device): found only by the
+        heartbeats."""
+        self.monitor.wait_for(lambda s: any(
+            d["uuid"] == dom.UUIDString() and
+            d.get("heartbeat") == "monitored" for d in s["domains"]))
+        return self.fault_and_recover(dom, faults.hang_kernel, timeout=180)
+
+    def fault_and_recover(self, dom, fault, timeout=60):
         killed = time.monotonic()
-        faults.kill_qemu(dom)
+        fault(dom)
         state = self.monitor.wait_for(lambda s: any(
             e["instance_uuid"] == dom.UUIDString() and
-            e["state"] == "accepted" for e in s["outbox"]["entries"]))
+            e["state"] == "accepted" for e in s["outbox"]["entries"]),
+            timeout=timeout)
         accepted = time.monotonic() - killed
         entry = next(e for e in state["outbox"]["entries"]
                      if e["instance_uuid"] == dom.UUIDString())
