@@ -125,3 +125,18 @@ def test_unknown_auth_type_is_reported(load):
     with pytest.raises(validate.ConfigError, match="unknown auth_type "
                        "'pasword' in \\[api\\]"):
         validate.check(conf)
+
+
+def test_instanceha_monitor_refuses_to_start_on_a_misspelled_option(
+        tmp_path, capsys):
+    from monitor import cmd
+
+    path = tmp_path / "bad.conf"
+    path.write_text("[introspectiveinstancemonitor]\n"
+                    "guest_monitor_interval = 5\n")
+    with pytest.raises(SystemExit) as exit_info:
+        cmd.main(["start", "--config-file", str(path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "instanceha-monitor: configuration error:" in err
+    assert "did you mean 'guest_monitoring_interval'?" in err
