@@ -1,4 +1,5 @@
-"""Talking to Masakari through openstacksdk, configured from ``[api]``."""
+"""Talking to the cloud through openstacksdk, configured from ``[api]``:
+Masakari for notifications, Nova for HA_Enabled."""
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import loading as ks_loading
 import openstack.connection

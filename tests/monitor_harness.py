@@ -15,6 +15,7 @@ import libvirt
 from monitor import cmd
 from monitor import libvirt_watch
 from monitor import service
+from tools.lab import domain
 
 _LOOP = None
 
@@ -122,10 +123,5 @@ class TestDomains:
 
     def cleanup(self):
         for dom in self.made:
-            try:
-                if dom.isActive():
-                    dom.destroy()
-                dom.undefine()
-            except libvirt.libvirtError:
-                pass
+            domain.remove(dom)
         self.conn.close()

@@ -17,7 +17,6 @@ import pytest
 import requests
 
 from tests import monitor_harness as harness
-from tools.cloud import peers
 
 MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
 REPO = Path(__file__).resolve().parents[2]
@@ -35,17 +34,8 @@ port = 0
 [callback]
 retry_interval = 1
 retry_max_interval = 2
-[api]
-region = {region}
-auth_type = password
-auth_url = {ks}
-username = admin
-password = {pw}
-project_name = admin
-user_domain_name = Default
-project_domain_name = Default
-""".format(host=hostname, state=tmp_path / "state", region=peers.REGION,
-           ks=cloud.keystone_url, pw=peers.PASSWORD))
+""".format(host=hostname, state=tmp_path / "state")
+        + cloud.monitor_api_section())
 
 
 @pytest.fixture

@@ -388,6 +388,20 @@ class LocalCloud:
         wait_http(self.url("masakari") + "/", process=proc, log_file=log_file)
 
     # -- clients -------------------------------------------------------
+    def monitor_api_section(self):
+        """The host monitor's [api] section for this cloud (admin)."""
+        return textwrap.dedent("""\
+            [api]
+            region = {region}
+            auth_type = password
+            auth_url = {ks}
+            username = admin
+            password = {pw}
+            project_name = admin
+            user_domain_name = Default
+            project_domain_name = Default
+            """).format(region=REGION, ks=self.keystone_url, pw=PASSWORD)
+
     def _write_clouds_yaml(self):
         def cloud(user, password, project):
             return {"auth": {"auth_url": self.keystone_url,

@@ -8,6 +8,8 @@ import datetime
 import uuid as _uuid
 from xml.sax.saxutils import escape
 
+import libvirt
+
 NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
 LAB_MARK = '<nova:package version="instanceha-lab"/>'
 AGENT_SOCKET = "/var/lib/libvirt/qemu/org.qemu.guest_agent.0.%s.sock"
@@ -75,3 +77,13 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
                     initrd=escape(initrd), cmdline=escape(cmdline), tcg=tcg,
                     console=escape(str(console_log)), channel=channel,
                     panic=panic)
+
+
+def remove(dom):
+    """Destroy (if running) and undefine, whatever state it is in."""
+    try:
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+    except libvirt.libvirtError:
+        pass

@@ -102,13 +102,9 @@ class Lab:
             if domain.LAB_MARK in dom.XMLDesc(0):
                 self._remove(dom)
 
-    def _remove(self, dom):
-        try:
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-        except libvirt.libvirtError:
-            pass
+    @staticmethod
+    def _remove(dom):
+        domain.remove(dom)
 
     def stop(self):
         if self.conn is not None:

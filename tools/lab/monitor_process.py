@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from tools.cloud import peers
 from tools.lab import host
 
 MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
@@ -29,19 +28,8 @@ port = 0
 [callback]
 retry_interval = 1
 retry_max_interval = 5
-[api]
-region = {region}
-auth_type = password
-auth_url = {ks}
-username = admin
-password = {pw}
-project_name = admin
-user_domain_name = Default
-project_domain_name = Default
-{extra}
-""".format(host=hostname, state=Path(workdir) / "state", uri=host.URI,
-           region=peers.REGION, ks=cloud.keystone_url, pw=peers.PASSWORD,
-           extra=extra))
+""".format(host=hostname, state=Path(workdir) / "state", uri=host.URI)
+            + cloud.monitor_api_section() + extra)
         self.log = open(Path(workdir) / "monitor.log", "w")
         self.proc = subprocess.Popen(
             [MONITOR, "start", "--config-file", str(self.conf)],
