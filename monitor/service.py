@@ -22,6 +22,7 @@ from monitor import outbox as _outbox
 from monitor import policy as _policy
 from monitor import prober as _prober
 from monitor import status_http
+from monitor import systemd
 
 LOG = logging.getLogger(__name__)
 
@@ -100,8 +101,12 @@ class Monitor:
                  asyncio.ensure_future(self.watcher.run())]
         if self.conf.introspectiveinstancemonitor.monitor_ha_enabled_only:
             tasks.append(asyncio.ensure_future(self._read_ha_enabled()))
+        watchdog = systemd.watchdog_interval()
+        if watchdog:
+            tasks.append(asyncio.ensure_future(self._watchdog(watchdog)))
         LOG.info("instanceha-monitor running for host %s; status on %s",
                  self.conf.hostname, server.url)
+        systemd.notify("READY=1\nSTATUS=monitoring %s" % self.conf.hostname)
         try:
             waiter = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait(
@@ -110,6 +115,7 @@ class Monitor:
                 if task is not waiter and task.exception():
                     raise task.exception()
         finally:
+            systemd.notify("STOPPING=1")
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -121,6 +127,18 @@ class Monitor:
             self.outbox.close()
             self.inventory.close()
             LOG.info("instanceha-monitor stopped")
+
+    async def _watchdog(self, interval):
+        """WATCHDOG=1 from the loop, with a one-line STATUS."""
+        while True:
+            pending = self.outbox.depth()
+            systemd.notify("WATCHDOG=1\nSTATUS=libvirt %s, %d domains, %d "
+                           "notifications pending%s" % (
+                               "connected" if self.libvirt_state["connected"]
+                               else "DISCONNECTED",
+                               len(self.inventory.domains), pending,
+                               ", HOST ALERT" if self.host_alert else ""))
+            await asyncio.sleep(interval)
 
     # -- handler for the watcher (on the loop) -------------------------
     def connection_changed(self, connected, error):

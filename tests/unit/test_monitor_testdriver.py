@@ -249,3 +249,29 @@ def test_libvirtd_away_is_retried_not_fatal(start):
     assert not monitor.task.done()
     assert libvirt_state["connected"] is False
     assert "Connection refused" in libvirt_state["last_error"]
+
+
+def test_systemd_ready_status_and_watchdog_from_the_loop(
+        start, tmp_path, monkeypatch):
+    """A real datagram socket stands where systemd's would."""
+    import socket
+
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # a ping every 0.1 s
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    monitor = start()
+    messages = [sock.recv(4096).decode() for _ in range(4)]
+    monitor.stop()
+    stopping = []
+    while "STOPPING=1" not in stopping:  # WATCHDOG=1 may come before it
+        stopping.append(sock.recv(4096).decode())
+    sock.close()
+
+    assert any(m.startswith("READY=1\nSTATUS=monitoring compute-1")
+               for m in messages)
+    watchdog = [m for m in messages if m.startswith("WATCHDOG=1")]
+    assert any("STATUS=libvirt connected, " in m for m in watchdog)
