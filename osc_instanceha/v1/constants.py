@@ -4,6 +4,8 @@ ENABLE_COLUMNS = ("ID", "Name", "HA_Enabled", "Guest Agent Property",
                   "Agent Channel", "Result")
 DISABLE_COLUMNS = ("ID", "Name", "HA_Enabled", "Result")
 
+MONITOR_SHOW_COLUMNS = ("Section", "Option", "Value", "Source")
+
 STATUS_COLUMNS = ("ID", "Name", "Host", "HA Enabled", "Guest Agent",
                   "Verdict")
 STATUS_LONG_COLUMNS = ("ID", "Name", "Status", "Host", "HA Enabled",

@@ -1,0 +1,207 @@
+"""``openstack instanceha monitor show | set | check | start``: the host
+monitor's configuration and live state, from the same client operators
+already use."""
+import argparse
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from osc_lib.command import command
+from osc_lib import exceptions
+
+from oslo_config import cfg
+
+from monitor import cmd as monitor_cmd
+from monitor import conf as monitor_conf
+from monitor.conf import edit
+from osc_instanceha.v1 import constants
+
+DEFAULT_CONFIG = "/etc/instanceha/instanceha-monitor.conf"
+HEARTBEATS = "introspectiveinstancemonitor"
+# option of `monitor set` -> (section, option name, minimum)
+SETTABLE = {
+    "interval": (HEARTBEATS, "guest_monitoring_interval", 1),
+    "timeout": (HEARTBEATS, "guest_monitoring_timeout", 1),
+    "threshold": (HEARTBEATS, "guest_monitoring_failure_threshold", 1),
+    "recovery_budget": ("DEFAULT", "recovery_budget", 1),
+}
+SECRET = {"password", "secret", "token", "application_credential_secret"}
+
+
+def _add_config_file(parser):
+    parser.add_argument(
+        "--config-file", metavar="<path>", default=DEFAULT_CONFIG,
+        help="Monitor config file (default: %s)" % DEFAULT_CONFIG)
+
+
+def _load(path):
+    """The monitor's effective config; a CommandError names each problem."""
+    args = argparse.Namespace(
+        config_file=[path] if Path(path).exists() else [], config_dir=None)
+    if args.config_file == [] and path != DEFAULT_CONFIG:
+        raise exceptions.CommandError("no config file at %s" % path)
+    try:
+        return monitor_cmd.load_config(args)
+    except SystemExit as exc:
+        raise exceptions.CommandError(
+            "the monitor's configuration is invalid (see above)") from exc
+
+
+class ShowMonitor(command.Lister):
+    """Show the monitor's effective configuration, where each value comes
+    from, and the live state of the local monitor when it answers."""
+
+    auth_required = False  # local: the monitor's own config
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_config_file(parser)
+        parser.add_argument(
+            "--endpoint", metavar="<url>",
+            help="Status endpoint of the running monitor (default: from "
+                 "the config's [status] section)")
+        return parser
+
+    def take_action(self, parsed_args):
+        conf = _load(parsed_args.config_file)
+        rows = []
+        for group, opts in monitor_conf.list_opts():
+            section = conf if group == "DEFAULT" else conf[group]
+            for opt in sorted(opts, key=lambda o: o.dest):
+                try:
+                    value = section[opt.dest]
+                except cfg.NoSuchOptError:  # another auth plugin's option
+                    continue
+                location = conf.get_location(
+                    opt.dest, None if group == "DEFAULT" else group)
+                source = "default"
+                if location is not None and \
+                        location.location.is_user_controlled:
+                    source = location.detail or "config"
+                if opt.secret or opt.dest in SECRET:
+                    value = "***" if value else value
+                rows.append((group, opt.dest, value, source))
+        rows.extend(self._live(conf, parsed_args.endpoint))
+        return constants.MONITOR_SHOW_COLUMNS, rows
+
+    @staticmethod
+    def _live(conf, endpoint):
+        try:
+            url = endpoint or monitor_cmd.status_url(conf)
+            with urllib.request.urlopen(url.rstrip("/") + "/status",
+                                        timeout=5) as response:
+                state = json.load(response)
+        except (OSError, ValueError, urllib.error.URLError) as exc:
+            return [("live", "monitor", "not answering (%s)" % exc, "-")]
+        rows = [("live", "monitor", "running, pid %s" % state["pid"], url),
+                ("live", "libvirt", "connected" if state["libvirt"][
+                    "connected"] else "DISCONNECTED: %s" % state["libvirt"][
+                        "last_error"], url),
+                ("live", "domains", len(state["domains"]), url),
+                ("live", "outbox pending", state["outbox"]["pending"], url),
+                ("live", "host alert", state.get("host_alert"), url)]
+        return rows
+
+
+class SetMonitor(command.Command):
+    """Tune the heartbeats and the restart budget in the config file.
+
+    The file is edited in place: comments and other options stay.  The
+    monitor reads its config at start, so restart it afterwards.
+    """
+
+    auth_required = False  # local: the monitor's own config
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_config_file(parser)
+        parser.add_argument("--interval", type=int, metavar="<seconds>",
+                            help="Seconds between two heartbeats of a guest")
+        parser.add_argument("--timeout", type=int, metavar="<seconds>",
+                            help="Seconds a heartbeat may take")
+        parser.add_argument("--threshold", type=int, metavar="<count>",
+                            help="Consecutive failed heartbeats that "
+                                 "declare a hang")
+        parser.add_argument("--recovery-budget", type=int,
+                            metavar="<count>",
+                            help="Recoveries per VM per budget window")
+        return parser
+
+    def take_action(self, parsed_args):
+        path = Path(parsed_args.config_file)
+        changes = {name: getattr(parsed_args, name) for name in SETTABLE
+                   if getattr(parsed_args, name) is not None}
+        if not changes:
+            raise exceptions.CommandError("nothing to set: give at least "
+                                          "one of --interval, --timeout, "
+                                          "--threshold, --recovery-budget")
+        for name, value in changes.items():
+            if value < SETTABLE[name][2]:
+                raise exceptions.CommandError("--%s must be at least %d" % (
+                    name.replace("_", "-"), SETTABLE[name][2]))
+        conf = _load(str(path))
+        heartbeats = conf[HEARTBEATS]
+        interval = changes.get("interval",
+                               heartbeats.guest_monitoring_interval)
+        timeout = changes.get("timeout", heartbeats.guest_monitoring_timeout)
+        if timeout >= interval:
+            raise exceptions.CommandError(
+                "the timeout (%d s) must be shorter than the interval "
+                "(%d s)" % (timeout, interval))
+        text = path.read_text() if path.exists() else ""
+        by_section = {}
+        for name, value in changes.items():
+            section, option, _ = SETTABLE[name]
+            by_section.setdefault(section, {})[option] = str(value)
+        for section, values in by_section.items():
+            text = edit.set_options(text, section, values)
+        candidate = path.with_name(path.name + ".new")
+        candidate.write_text(text)
+        try:
+            _load(str(candidate))  # the whole file, as the monitor will
+        except exceptions.CommandError:
+            candidate.unlink()
+            raise
+        os.replace(candidate, path)
+        self.app.stdout.write(
+            "%s updated: %s\nRestart the monitor to apply it (systemctl "
+            "restart instanceha-monitor).\n" % (path, ", ".join(
+                "%s = %s" % (SETTABLE[n][1], v) for n, v in changes.items())))
+
+
+class CheckMonitor(command.Command):
+    """Check the monitor's config, libvirt, state directory and Masakari
+    registration, as ``instanceha-monitor check`` does."""
+
+    auth_required = False  # local: the monitor's own config
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_config_file(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        conf = _load(parsed_args.config_file)
+        if monitor_cmd.cmd_check(conf, parsed_args):
+            raise exceptions.CommandError("the monitor is not ready: see "
+                                          "the FAIL lines above")
+
+
+class StartMonitor(command.Command):
+    """Run the host monitor in the foreground with this config."""
+
+    auth_required = False  # local: the monitor's own config
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        _add_config_file(parser)
+        return parser
+
+    def take_action(self, parsed_args):
+        _load(parsed_args.config_file)  # refuse a bad config before exec
+        program = shutil.which("instanceha-monitor") or "instanceha-monitor"
+        os.execvp(program, [program, "start", "--config-file",
+                            parsed_args.config_file])

@@ -1,0 +1,91 @@
+"""``openstack instanceha monitor show | set | check`` through the real
+``openstack`` command."""
+from tests import monitor_harness as harness
+from tests.functional.test_monitor_masakari import monitor_conf
+
+NOTES = "# site notes: keep me\n"
+
+
+def test_show_tells_values_and_where_they_come_from(cli, tmp_path,
+                                                    local_cloud, seed):
+    conf = monitor_conf(tmp_path, local_cloud, "compute-show")
+    rows = cli.json("instanceha", "monitor", "show", "--config-file",
+                    str(conf))
+    table = {(r["Section"], r["Option"]): r for r in rows}
+    assert table[("DEFAULT", "hostname")]["Value"] == "compute-show"
+    assert table[("DEFAULT", "hostname")]["Source"] == str(conf)
+    interval = table[("introspectiveinstancemonitor",
+                      "guest_monitoring_interval")]
+    assert (interval["Value"], interval["Source"]) == (10, "default")
+    assert table[("live", "monitor")]["Value"].startswith("not answering")
+    assert all(r["Value"] != "secret" for r in rows)  # the password
+
+
+def test_show_includes_the_running_monitors_state(cli, tmp_path,
+                                                  local_cloud, seed):
+    conf = monitor_conf(tmp_path, local_cloud, "compute-live")
+    monitor = harness.RunningMonitor(harness.load_conf(conf))
+    try:
+        rows = cli.json("instanceha", "monitor", "show", "--config-file",
+                        str(conf), "--endpoint", monitor.monitor.status_url)
+    finally:
+        monitor.stop()
+    live = {r["Option"]: r["Value"] for r in rows if r["Section"] == "live"}
+    assert live["monitor"].startswith("running, pid ")
+    assert live["libvirt"] == "connected"
+    assert live["outbox pending"] == 0
+
+
+def test_set_edits_in_place_and_refuses_nonsense(cli, tmp_path,
+                                                 local_cloud, seed):
+    conf = monitor_conf(tmp_path, local_cloud, "compute-set")
+    conf.write_text(NOTES + conf.read_text())
+
+    out = cli.run("instanceha", "monitor", "set", "--config-file",
+                  str(conf), "--interval", "5", "--threshold", "4").stdout
+
+    assert "Restart the monitor" in out
+    text = conf.read_text()
+    assert text.startswith(NOTES)
+    assert "guest_monitoring_interval = 5" in text
+    assert "guest_monitoring_failure_threshold = 4" in text
+    bad = cli.run("instanceha", "monitor", "set", "--config-file",
+                  str(conf), "--timeout", "9", check=False)
+    assert bad.returncode == 1
+    assert "the timeout (9 s) must be shorter than the interval (5 s)" \
+        in bad.stderr
+    assert conf.read_text() == text
+    zero = cli.run("instanceha", "monitor", "set", "--config-file",
+                   str(conf), "--threshold", "0", check=False)
+    assert "--threshold must be at least 1" in zero.stderr
+
+
+def test_check_passes_for_a_registered_host_and_fails_otherwise(
+        cli, tmp_path, local_cloud, seed):
+    host = seed.unique("cmp")
+    seed.segment_with_host(host)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    good = monitor_conf(tmp_path / "a", local_cloud, host)
+    bad = monitor_conf(tmp_path / "b", local_cloud, "nowhere")
+
+    ok = cli.run("instanceha", "monitor", "check", "--config-file",
+                 str(good))
+    fail = cli.run("instanceha", "monitor", "check", "--config-file",
+                   str(bad), check=False)
+
+    assert "ok   masakari  host %r in segment" % host in ok.stdout
+    assert fail.returncode == 1
+    assert "FAIL masakari  host 'nowhere' is not registered" in fail.stdout
+    assert "the monitor is not ready" in fail.stderr
+
+
+def test_help_lists_the_monitor_commands(cli):
+    out = cli.run("help", "instanceha").stdout
+    for name in ("monitor show", "monitor set", "monitor check",
+                 "monitor start"):
+        assert "instanceha " + name in out
+    missing = cli.run("instanceha", "monitor", "show", "--config-file",
+                      "/nonexistent.conf", check=False)
+    assert missing.returncode == 1
+    assert "no config file at /nonexistent.conf" in missing.stderr
