@@ -358,6 +358,10 @@ class Monitor:
             LOG.log(log_level, "%s (%s): %s -> %s", name, uuid, why,
                     decision)
             self.delivery.wake()
+            # kept apart from last_decision, which later events overwrite
+            self.inventory.observe(uuid, name, last_notified=decision,
+                                   last_notified_at=iso(now),
+                                   last_notified_reason=why)
         else:
             decision += " (already recorded)"
         self.inventory.observe(uuid, name, last_decision=decision,

@@ -39,7 +39,8 @@ def test_hung_kernel_is_detected_in_time_and_recovered(lab, seed,
     # from the heartbeats: a hung kernel sends no libvirt event
     assert entry["event"] == "QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED"
     assert detected <= BOUND
-    assert "3 consecutive heartbeats failed" in view(state, dom)["reason"]
+    assert "3 consecutive heartbeats failed" in \
+        view(state, dom)["last_notified_reason"]
     state = fast_monitor.wait_for(lambda s: entries(s, dom)[0][
         "notification_uuid"])
     assert wait_finished(seed, entries(state, dom)[0][

@@ -30,7 +30,8 @@ def test_killed_qemu_is_recovered(lab, seed, monitor):
     accepted = time.monotonic() - killed
     entry, = entries(state, dom)
     assert entry["event"] == "LIFECYCLE/STOPPED_FAILED"
-    assert domain(state, dom)["last_event"] == "STOPPED_FAILED"
+    assert domain(state, dom)["last_notified_reason"] == \
+        "the QEMU process died without being asked to stop"
 
     assert wait_finished(seed, entry["notification_uuid"]) == "finished"
     faults.wait_for_agent(dom, timeout=90)
@@ -72,7 +73,7 @@ def test_death_while_libvirtd_is_down_is_found_on_reconnect(lab, seed,
     state = monitor.wait_for(lambda s: s["libvirt"]["connected"] and any(
         e["state"] == "accepted" for e in entries(s, dom)), timeout=60)
     assert "while the monitor was not listening" in \
-        domain(state, dom)["reason"]
+        domain(state, dom)["last_notified_reason"]
     entry, = entries(state, dom)
     assert wait_finished(seed, entry["notification_uuid"]) == "finished"
     faults.wait_for_agent(dom, timeout=90)
