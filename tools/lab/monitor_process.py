@@ -16,6 +16,7 @@ class MonitorProcess:
     """``instanceha-monitor start`` as systemd would run it."""
 
     def __init__(self, workdir, cloud, hostname, extra=""):
+        Path(workdir).mkdir(parents=True, exist_ok=True)
         self.conf = Path(workdir) / "instanceha-monitor.conf"
         self.conf.write_text("""\
 [DEFAULT]

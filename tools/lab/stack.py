@@ -42,15 +42,17 @@ class Stack:
         self.monitor_options = monitor_options
         self.lab = self.cloud = self.seed = self.monitor = None
 
-    def start(self):
+    def start(self, monitor=True):
         self.lab = lab_mod.Lab(self.workdir / "lab", log=self.log).start()
         self.cloud = peers.LocalCloud(self.workdir / "cloud",
                                       libvirt_uri=host.URI)
         self.cloud.start(log=self.log)
         self.seed = seed_mod.Seeder(self.cloud)
         self.seed.segment_with_host(HOSTNAME)
-        self.monitor = monitor_process.MonitorProcess(
-            self.workdir, self.cloud, HOSTNAME, extra=self.monitor_options)
+        if monitor:
+            self.monitor = monitor_process.MonitorProcess(
+                self.workdir, self.cloud, HOSTNAME,
+                extra=self.monitor_options)
         return self
 
     def guest(self, **options):
