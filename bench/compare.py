@@ -1,17 +1,20 @@
-"""Crash detection side by side: our monitor and masakari-instancemonitor
-(masakari-monitors 22.0.0), on the same lab guests and the same real
-Masakari, alternating A B A B.  Root on Debian.
+"""Detection side by side: our monitor and masakari-monitors 22.0.0, on the
+same lab guests and the same real Masakari, alternating A B A B, both with
+their default settings.  Root on Debian.
 
-    python -m bench.compare_crash [RUNS]
+    python -m bench.compare crash [RUNS]   # vs masakari-instancemonitor
+    python -m bench.compare hang [RUNS]    # vs the introspective one
 
-Measured for both alike: kill -9 of a guest's QEMU → the notification is in
-Masakari's database (polled through its API every 50 ms).  The guests are
+Measured for both alike: the fault (kill -9 of a guest's QEMU, or a kernel
+hang without a panic device) → the notification is in Masakari's database
+(polled through its API every 50 ms).  The guests are
 not HA-enabled, so Masakari records and ignores them: no recovery load
 disturbs the next run.  Results: stdout, and bench-results/ as markdown and
 JSON.
 """
 import datetime
 import json
+import socket
 import statistics
 import sys
 import tempfile
@@ -24,7 +27,10 @@ from tools.lab import monitor_process
 from tools.lab import stack as stack_mod
 
 SETTLE = 3.0  # seconds after a monitor starts, before the fault
-MISSED = 60.0
+SCENARIOS = {  # fault, peer program, seconds after which it counts missed
+    "crash": (faults.kill_qemu, "instancemonitor", 60.0),
+    "hang": (faults.hang_kernel, "introspectiveinstancemonitor", 150.0),
+}
 
 
 def reached_masakari(seed, uuid):
@@ -32,12 +38,12 @@ def reached_masakari(seed, uuid):
                for n in seed.admin.instance_ha.notifications(type="VM"))
 
 
-def kill_and_time(stack, dom):
-    killed = time.monotonic()
-    faults.kill_qemu(dom)
-    while time.monotonic() - killed < MISSED:
+def fault_and_time(stack, dom, fault, missed):
+    started = time.monotonic()
+    fault(dom)
+    while time.monotonic() - started < missed:
         if reached_masakari(stack.seed, dom.UUIDString()):
-            return time.monotonic() - killed
+            return time.monotonic() - started
         time.sleep(0.05)
     return None
 
@@ -52,12 +58,20 @@ def summary(values):
             "max": got[-1]}
 
 
-def main(runs=10):
-    results = {"ours": [], "masakari-instancemonitor": []}
+def main(scenario="crash", runs=10):
+    fault, program, missed = SCENARIOS[scenario]
+    peer_name = "masakari-" + program
+    results = {"ours": [], peer_name: []}
     peer.ensure_venv()
     with tempfile.TemporaryDirectory(prefix="instanceha-cmp-") as tmp:
         tmp = Path(tmp)
         stack = stack_mod.Stack(tmp).start(monitor=False)
+        if scenario == "hang":
+            # masakari-introspectiveinstancemonitor names the host with
+            # gethostname(), ignoring [DEFAULT] hostname: unregistered, its
+            # notifications get 400 and are dropped.  Register that name
+            # too, so that what is timed is detection, not that bug.
+            stack.seed.segment_with_host(socket.gethostname())
         try:
             image = stack.seed.image().id
             guests = [stack.lab.boot_guest(wait=False)
@@ -72,10 +86,12 @@ def main(runs=10):
                     monitor = (monitor_process.MonitorProcess(
                         workdir, stack.cloud, stack_mod.HOSTNAME)
                         if name == "ours" else peer.PeerMonitor(
-                            workdir, stack.cloud, stack_mod.HOSTNAME))
+                            workdir, stack.cloud, stack_mod.HOSTNAME,
+                            program=program))
                     time.sleep(SETTLE)
                     try:
-                        took = kill_and_time(stack, guests.pop())
+                        took = fault_and_time(stack, guests.pop(), fault,
+                                              missed)
                     finally:
                         monitor.stop()
                     results[name].append(took)
@@ -84,14 +100,14 @@ def main(runs=10):
                         else "%.3f s" % took), flush=True)
         finally:
             stack.stop()
-    report(results)
+    report(scenario, results)
 
 
-def report(results):
+def report(scenario, results):
     stats = {name: summary(values) for name, values in results.items()}
-    ours, theirs = stats["ours"], stats["masakari-instancemonitor"]
-    lines = ["| kill -9 → in Masakari | n | missed | median s | p90 s | "
-             "max s |", "|---|---|---|---|---|---|"]
+    ours, theirs = (stats[name] for name in results)
+    lines = ["| %s → in Masakari | n | missed | median s | p90 s | "
+             "max s |" % scenario, "|---|---|---|---|---|---|"]
     for name, s in stats.items():
         lines.append("| %s | %d | %d | %s | %s | %s |" % (
             name, s["n"], s["missed"], *("%.3f" % s[k] if k in s else "-"
@@ -104,10 +120,11 @@ def report(results):
     out = Path("bench-results")
     out.mkdir(exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    (out / ("crash-%s.md" % stamp)).write_text(table + "\n")
-    (out / ("crash-%s.json" % stamp)).write_text(json.dumps(
+    (out / ("%s-%s.md" % (scenario, stamp))).write_text(table + "\n")
+    (out / ("%s-%s.json" % (scenario, stamp))).write_text(json.dumps(
         {"raw": results, "summary": stats}, indent=2))
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10)
+    main(sys.argv[1] if len(sys.argv) > 1 else "crash",
+         int(sys.argv[2]) if len(sys.argv) > 2 else 10)
