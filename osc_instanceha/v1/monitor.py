@@ -31,10 +31,18 @@ SETTABLE = {
 SECRET = {"password", "secret", "token", "application_credential_secret"}
 
 
-def _add_config_file(parser):
-    parser.add_argument(
-        "--config-file", metavar="<path>", default=DEFAULT_CONFIG,
-        help="Monitor config file (default: %s)" % DEFAULT_CONFIG)
+class _Local:
+    """Mixed into the monitor commands: they act on this host's monitor
+    config, so they need no cloud credentials; all take --config-file."""
+
+    auth_required = False
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "--config-file", metavar="<path>", default=DEFAULT_CONFIG,
+            help="Monitor config file (default: %s)" % DEFAULT_CONFIG)
+        return parser
 
 
 def _load(path):
@@ -50,15 +58,12 @@ def _load(path):
             "the monitor's configuration is invalid (see above)") from exc
 
 
-class ShowMonitor(command.Lister):
+class ShowMonitor(_Local, command.Lister):
     """Show the monitor's effective configuration, where each value comes
     from, and the live state of the local monitor when it answers."""
 
-    auth_required = False  # local: the monitor's own config
-
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        _add_config_file(parser)
         parser.add_argument(
             "--endpoint", metavar="<url>",
             help="Status endpoint of the running monitor (default: from "
@@ -106,18 +111,15 @@ class ShowMonitor(command.Lister):
         return rows
 
 
-class SetMonitor(command.Command):
+class SetMonitor(_Local, command.Command):
     """Tune the heartbeats and the restart budget in the config file.
 
     The file is edited in place: comments and other options stay.  The
     monitor reads its config at start, so restart it afterwards.
     """
 
-    auth_required = False  # local: the monitor's own config
-
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        _add_config_file(parser)
         parser.add_argument("--interval", type=int, metavar="<seconds>",
                             help="Seconds between two heartbeats of a guest")
         parser.add_argument("--timeout", type=int, metavar="<seconds>",
@@ -172,16 +174,9 @@ class SetMonitor(command.Command):
                 "%s = %s" % (SETTABLE[n][1], v) for n, v in changes.items())))
 
 
-class CheckMonitor(command.Command):
+class CheckMonitor(_Local, command.Command):
     """Check the monitor's config, libvirt, state directory and Masakari
     registration, as ``instanceha-monitor check`` does."""
-
-    auth_required = False  # local: the monitor's own config
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        _add_config_file(parser)
-        return parser
 
     def take_action(self, parsed_args):
         conf = _load(parsed_args.config_file)
@@ -190,15 +185,8 @@ class CheckMonitor(command.Command):
                                           "the FAIL lines above")
 
 
-class StartMonitor(command.Command):
+class StartMonitor(_Local, command.Command):
     """Run the host monitor in the foreground with this config."""
-
-    auth_required = False  # local: the monitor's own config
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        _add_config_file(parser)
-        return parser
 
     def take_action(self, parsed_args):
         _load(parsed_args.config_file)  # refuse a bad config before exec
