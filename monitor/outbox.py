@@ -123,6 +123,13 @@ class Outbox:
         return [_entry(row) for row in
                 self._db.execute(query + " ORDER BY id", args)]
 
+    def recent_final(self, limit):
+        """The last ``limit`` entries with a final answer, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM notification WHERE state != ? ORDER BY id DESC "
+            "LIMIT ?", (PENDING, limit)).fetchall()
+        return [_entry(row) for row in reversed(rows)]
+
     def depth(self):
         return self._db.execute(
             "SELECT COUNT(*) FROM notification WHERE state = ?",

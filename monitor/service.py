@@ -369,8 +369,8 @@ class Monitor:
 
     # -- status --------------------------------------------------------
     def status(self):
-        entries = self.outbox.entries()
-        pending = [e for e in entries if e["state"] == _outbox.PENDING]
+        # every pending entry, but only the recent part of the history
+        pending = self.outbox.entries(_outbox.PENDING)
         self.metrics.outbox_depth.set(len(pending))
         now = self.clock()
         domains = []
@@ -405,10 +405,8 @@ class Monitor:
             "domains": domains,
             "outbox": {
                 "pending": len(pending),
-                "entries": [_entry_view(e) for e in
-                            (pending + [e for e in entries
-                                        if e["state"] != _outbox.PENDING]
-                             [-RECENT_ENTRIES:])],
+                "entries": [_entry_view(e) for e in pending +
+                            self.outbox.recent_final(RECENT_ENTRIES)],
             },
         }
 

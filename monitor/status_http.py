@@ -22,7 +22,7 @@ async def serve(monitor, host, port):
         return web.json_response(monitor.status())
 
     async def metrics(_request):
-        monitor.status()  # refreshes the outbox gauge
+        monitor.metrics.outbox_depth.set(monitor.outbox.depth())
         return web.Response(body=monitor.metrics.render(), headers={
             "Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 

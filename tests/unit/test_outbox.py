@@ -105,3 +105,12 @@ def test_pending_entries_survive_a_restart(tmp_path, clock):
     assert [e["key"] for e in second.due()] == ["b"]
     assert second.add("a", BODY) is False  # accepted before: not resent
     second.close()
+
+
+def test_recent_final_keeps_the_newest_answers_only(box):
+    for n in range(5):
+        box.add("k%d" % n, BODY)
+    for entry in box.due()[:4]:
+        box.record(entry["id"], 202, "", 0)
+    assert [e["key"] for e in box.recent_final(2)] == ["k2", "k3"]
+    assert [e["key"] for e in box.entries(outbox.PENDING)] == ["k4"]
