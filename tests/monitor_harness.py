@@ -83,6 +83,16 @@ class RunningMonitor:
                                                None)
         self.loop.call(deliver)
 
+    def process_dies(self, *doms):
+        """The QEMU process of each domain dies (STOPPED/FAILED), once the
+        monitor has seen them running."""
+        uuids = {dom.UUIDString() for dom in doms}
+        self.wait_for(lambda: uuids <= set(
+            self.monitor.inventory.known_running()))
+        for dom in doms:
+            self.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
+                        libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+
     def wait_for(self, predicate, timeout=20):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

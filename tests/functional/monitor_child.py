@@ -7,7 +7,6 @@ import json
 import sys
 import time
 
-import libvirt
 
 from tests import monitor_harness as harness
 
@@ -17,11 +16,7 @@ def main():
     count = int(sys.argv[2])
     monitor = harness.RunningMonitor(conf)
     doms = harness.TestDomains().create(count)
-    monitor.wait_for(lambda: len(monitor.monitor.inventory.known_running())
-                     >= count)
-    for dom in doms:
-        monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
-                       libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    monitor.process_dies(*doms)
     monitor.wait_for(lambda: all(
         e["attempts"] >= 1 for e in monitor.monitor.outbox.entries())
         and len(monitor.monitor.outbox.entries()) == count, timeout=60)

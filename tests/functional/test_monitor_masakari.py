@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import libvirt
 import pytest
 import requests
 
@@ -71,10 +70,7 @@ def test_crash_is_delivered_and_masakari_recovers_the_server(
     monitor = harness.RunningMonitor(harness.load_conf(
         monitor_conf(tmp_path, local_cloud, host)))
     try:
-        monitor.wait_for(lambda: dom.UUIDString() in
-                         monitor.monitor.inventory.known_running())
-        monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
-                       libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+        monitor.process_dies(dom)
         monitor.wait_for(lambda: monitor.monitor.outbox.entries()[0][
             "state"] == "accepted", timeout=30)
         entry = monitor.status()["outbox"]["entries"][0]
@@ -112,9 +108,7 @@ def test_masakari_outage_loses_nothing_and_duplicates_nothing(
             monitor.monitor.inventory.known_running()))
         local_cloud.stop_service("masakari")
         try:
-            for dom in doms:
-                monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
-                               libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+            monitor.process_dies(*doms)
             monitor.wait_for(lambda: all(
                 e["attempts"] >= 2 for e in monitor.monitor.outbox.entries()),
                 timeout=30)
@@ -144,10 +138,7 @@ def test_unregistered_host_gets_a_final_visible_400(
     monitor = harness.RunningMonitor(harness.load_conf(
         monitor_conf(tmp_path, local_cloud, "not-a-masakari-host")))
     try:
-        monitor.wait_for(lambda: dom.UUIDString() in
-                         monitor.monitor.inventory.known_running())
-        monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
-                       libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+        monitor.process_dies(dom)
         monitor.wait_for(lambda: monitor.monitor.outbox.entries()[0][
             "state"] == "rejected", timeout=30)
         time.sleep(2.5)  # longer than retry_max_interval: no retry happens

@@ -101,11 +101,8 @@ def test_process_death_is_committed_then_delivered(start, domains):
     recorder = Recorder()
     monitor = start(send=recorder)
     dom, = domains.create()
-    monitor.wait_for(lambda: dom.UUIDString() in
-                     monitor.monitor.inventory.known_running())
 
-    monitor.inject(dom.name(), STOPPED,
-                   libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    monitor.process_dies(dom)
     monitor.wait_for(lambda: len(recorder.bodies) == 1)
 
     body = recorder.bodies[0]
@@ -142,11 +139,7 @@ def test_two_deaths_at_once_are_both_delivered(start, domains):
     recorder = Recorder()
     monitor = start(send=recorder)
     doms = domains.create(2)
-    monitor.wait_for(lambda: len(monitor.monitor.inventory.known_running())
-                     >= 2)
-    for dom in doms:
-        monitor.inject(dom.name(), STOPPED,
-                       libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    monitor.process_dies(*doms)
     monitor.wait_for(lambda: len(recorder.bodies) == 2)
     assert {b["payload"]["instance_uuid"] for b in recorder.bodies} == \
         {d.UUIDString() for d in doms}
@@ -170,9 +163,7 @@ def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
 
     first = start(send=Down())
     dom, = domains.create()
-    first.wait_for(lambda: dom.UUIDString() in
-                   first.monitor.inventory.known_running())
-    first.inject(dom.name(), STOPPED, libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    first.process_dies(dom)
     first.wait_for(lambda: first.monitor.outbox.entries()[0]["attempts"] >= 1)
     pending = first.status()["outbox"]
     assert pending["pending"] == 1
