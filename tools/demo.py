@@ -42,8 +42,12 @@ def say(text):
     print("\n== " + text, flush=True)
 
 
-def watch(stack, dom, started, until, timeout=120):
-    """Print each change of the monitor's view of ``dom`` until ``until``."""
+def fault_and_watch(stack, dom, fault, timeout=120):
+    """Inject ``fault`` and print each change of the monitor's view of
+    ``dom`` until Masakari has finished and the guest answers again;
+    returns the seconds that took."""
+    started = time.monotonic()
+    fault(dom)
     # the guest answers until the fault has taken hold
     while faults.ping(dom, 1) and time.monotonic() - started < 5:
         time.sleep(0.1)
@@ -79,7 +83,7 @@ def watch(stack, dom, started, until, timeout=120):
                 seen.add(line)
                 print("  +%5.2f s  %s" % (time.monotonic() - started, line),
                       flush=True)
-        if until(lines):
+        if "guest agent answers again" in lines:
             return time.monotonic() - started
         time.sleep(0.1)
     raise TimeoutError("no recovery within %s s" % timeout)
@@ -108,27 +112,15 @@ def lab_demo(workdir):
         run(yaml, "instanceha", "status", "--long")
 
         say("kill -9 of web-1's QEMU process")
-        started = time.monotonic()
-        faults.kill_qemu(web)
-        web_total = watch(stack, web, started,
-                          lambda lines: "guest agent answers again" in lines
-                          and any("finished" in line for line in lines))
+        web_total = fault_and_watch(stack, web, faults.kill_qemu)
 
         say("kernel panic in db-1 (sysrq crash; the guest has a panic "
             "device)")
-        started = time.monotonic()
-        faults.hang_kernel(db)
-        db_total = watch(stack, db, started,
-                         lambda lines: "guest agent answers again" in lines
-                         and any("finished" in line for line in lines))
+        db_total = fault_and_watch(stack, db, faults.hang_kernel)
         say("kernel hang in app-1 (no panic device, Nova's default: no "
             "libvirt event, QEMU runs on; only its agent falls silent). "
             "Heartbeats every 5 s, timeout 2 s, 3 failures")
-        started = time.monotonic()
-        faults.hang_kernel(app)
-        app_total = watch(stack, app, started,
-                          lambda lines: "guest agent answers again" in lines
-                          and any("finished" in line for line in lines))
+        app_total = fault_and_watch(stack, app, faults.hang_kernel)
         run(yaml, "instanceha", "status", "--long")
         say("recovered: web-1 in %.1f s, db-1 in %.1f s, app-1 in %.1f s "
             "(detection, Masakari, stop, start, boot, agent)"
