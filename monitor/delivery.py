@@ -1,7 +1,7 @@
-"""Delivers the outbox to Masakari until every entry has a final answer.
+"""Delivers the outbox to the recovery backend until each entry is final.
 
 Runs on the event loop; each POST runs in a worker thread so a slow or
-unreachable Masakari never blocks libvirt events.  Nothing is dropped:
+unreachable backend never blocks libvirt events.  Nothing is dropped:
 entries without a final answer are retried with jittered exponential
 backoff for as long as it takes, across restarts (they are on disk).
 """
@@ -16,9 +16,20 @@ LOG = logging.getLogger(__name__)
 PARALLEL_SENDS = 4
 
 
+class Answer:
+    """A backend's answer to one outbox entry, in HTTP terms because the
+    outbox classifies by them: 2xx done, 400/409 final refusal, anything
+    else (None: no answer) retried."""
+
+    def __init__(self, status_code, detail, notification_uuid=None):
+        self.status_code = status_code
+        self.detail = detail
+        self.notification_uuid = notification_uuid
+
+
 class Delivery:
     def __init__(self, outbox, send, clock, metrics, base_delay, max_delay,
-                 random=_random.random):
+                 random=_random.random, peer="Masakari"):
         self._outbox = outbox
         self._send = send
         self._clock = clock
@@ -26,6 +37,7 @@ class Delivery:
         self._base = base_delay
         self._cap = max_delay
         self._random = random
+        self._peer = peer
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(PARALLEL_SENDS)
 
@@ -64,16 +76,16 @@ class Delivery:
         if state == _outbox.ACCEPTED:
             self._metrics.delivery_latency.observe(
                 self._clock() - entry["created_at"])
-            LOG.info("Masakari accepted %s (notification %s)", what,
-                     answer.notification_uuid)
+            LOG.info("%s accepted %s (%s)", self._peer, what,
+                     answer.notification_uuid or answer.detail)
         elif state == _outbox.REJECTED:
             if answer.status_code == 400 and "host" in answer.detail.lower():
-                LOG.error("Configuration error: Masakari refused %s: %s. Is "
+                LOG.error("Configuration error: %s refused %s: %s. Is "
                           "[DEFAULT] hostname = %s registered as a Masakari "
-                          "host?", what, answer.detail,
+                          "host?", self._peer, what, answer.detail,
                           entry["body"]["hostname"])
             else:
-                LOG.warning("Masakari refused %s for good: %s", what,
+                LOG.warning("%s refused %s for good: %s", self._peer, what,
                             answer.detail)
         else:
             LOG.warning("Delivery of %s failed (attempt %d, next in %.1f s):"

@@ -6,6 +6,7 @@ import openstack.connection
 from openstack import exceptions as sdk_exc
 
 from monitor.conf import api as api_conf
+from monitor.delivery import Answer
 
 
 def connect(conf):
@@ -24,15 +25,6 @@ def connect(conf):
     return openstack.connection.Connection(
         session=session, region_name=conf.api.region,
         app_name="instanceha-monitor", **options)
-
-
-class Answer:
-    """Masakari's answer to one POST: an HTTP status (None: no answer)."""
-
-    def __init__(self, status_code, detail, notification_uuid=None):
-        self.status_code = status_code
-        self.detail = detail
-        self.notification_uuid = notification_uuid
 
 
 def send(conn, body):

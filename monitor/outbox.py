@@ -69,15 +69,27 @@ class Outbox:
     def close(self):
         self._db.close()
 
-    def add(self, key, body):
-        """Store a notification; False when the key is already stored."""
+    def add(self, key, body, hold=0.0):
+        """Store a notification; False when the key is already stored.
+
+        ``hold``: seconds before its first attempt, unless ``release``d
+        earlier (room for forensics; a crash meanwhile only delays it).
+        """
         now = self._clock()
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO notification "
             "(key, body, state, next_attempt_at, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (key, json.dumps(body, sort_keys=True), PENDING, now, now))
+            (key, json.dumps(body, sort_keys=True), PENDING, now + hold,
+             now))
         return cursor.rowcount == 1
+
+    def release(self, key):
+        """Make a held entry due now (no effect once attempted)."""
+        self._db.execute(
+            "UPDATE notification SET next_attempt_at = MIN(next_attempt_at,"
+            " ?) WHERE key = ? AND state = ? AND attempts = 0",
+            (self._clock(), key, PENDING))
 
     def has(self, key):
         return self._db.execute("SELECT 1 FROM notification WHERE key = ?",

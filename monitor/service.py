@@ -14,15 +14,19 @@ from pathlib import Path
 
 from monitor import delivery as _delivery
 from monitor import events
+from monitor import forensics
 from monitor import inventory as _inventory
+from monitor import libvirt_recovery
 from monitor import libvirt_watch
 from monitor import masakari
 from monitor import metrics as _metrics
+from monitor import nova_recovery
 from monitor import outbox as _outbox
 from monitor import policy as _policy
 from monitor import prober as _prober
 from monitor import status_http
 from monitor import systemd
+from monitor.conf import recovery as recovery_conf
 
 LOG = logging.getLogger(__name__)
 
@@ -46,12 +50,13 @@ class Monitor:
         self.inventory = _inventory.Inventory(state / "outbox.sqlite")
         self.metrics = _metrics.Metrics()
         self._cloud = None
-        if send is None:
-            send = self._send_to_masakari
+        self.backend = conf.recovery.backend
+        peer = {recovery_conf.MASAKARI: "Masakari", recovery_conf.NOVA:
+                "Nova", recovery_conf.LIBVIRT: "libvirt"}[self.backend]
         self.delivery = _delivery.Delivery(
-            self.outbox, send, clock, self.metrics,
+            self.outbox, send or self._backend_send(), clock, self.metrics,
             base_delay=conf.callback.retry_interval,
-            max_delay=conf.callback.retry_max_interval)
+            max_delay=conf.callback.retry_max_interval, peer=peer)
         self.watcher = libvirt_watch.Watcher(
             conf.libvirt.connection_uri, self,
             keepalive_interval=conf.libvirt.keepalive_interval,
@@ -77,9 +82,20 @@ class Monitor:
             self, intro.guest_monitoring_interval,
             intro.guest_monitoring_timeout, intro.heartbeat_workers)
         self.host_alert = None
+        self.forensics_root = state / "forensics"
+        self._captures = set()
         # monitor_ha_enabled_only: None until Nova has been read once
         self.ha_enabled = None
         self.ha_enabled_error = None
+
+    def _backend_send(self):
+        if self.backend == recovery_conf.NOVA:
+            return nova_recovery.NovaRecovery(
+                self.cloud, self.conf.recovery.nova_action_timeout)
+        if self.backend == recovery_conf.LIBVIRT:
+            return libvirt_recovery.LibvirtRecovery(
+                self.conf.libvirt.connection_uri)
+        return self._send_to_masakari
 
     def _send_to_masakari(self, body):
         return masakari.send(self.cloud(), body)
@@ -345,19 +361,24 @@ class Monitor:
                 return
         self._enqueue(uuid, name, payload, now, key, classified.why,
                       log_level=logging.WARNING if classified.masakari
-                      else logging.INFO)
+                      else logging.INFO, recovery=classified.masakari)
 
     def _enqueue(self, uuid, name, payload, now, key, why,
-                 log_level=logging.WARNING):
+                 log_level=logging.WARNING, recovery=True):
         body = {"type": "VM", "hostname": self.conf.hostname,
                 "generated_time": iso(now),
                 "payload": {"event": payload[0], "instance_uuid": uuid,
                             "vir_domain_event": payload[1]}}
         decision = "notify %s/%s" % payload
-        if self.outbox.add(key, body):
+        keep = recovery and self.conf.forensics.enabled
+        if self.outbox.add(key, body, hold=self.conf.forensics.timeout
+                           if keep else 0.0):
             LOG.log(log_level, "%s (%s): %s -> %s", name, uuid, why,
                     decision)
-            self.delivery.wake()
+            if keep:
+                self._start_capture(uuid, name, key, body, why, now)
+            else:
+                self.delivery.wake()
             # kept apart from last_decision, which later events overwrite
             self.inventory.observe(uuid, name, last_notified=decision,
                                    last_notified_at=iso(now),
@@ -366,6 +387,41 @@ class Monitor:
             decision += " (already recorded)"
         self.inventory.observe(uuid, name, last_decision=decision,
                                reason=why)
+
+    # -- forensics (before the recovery is sent) ------------------------
+    def _start_capture(self, uuid, name, key, body, why, now):
+        guest = self.policy.guests.get(uuid)
+        facts = {"key": key, "notification": body, "reason": why,
+                 "monitor_view": dict(self.inventory.domains.get(uuid, {})),
+                 "heartbeat": None if guest is None else {
+                     "consecutive_failures": guest.failures,
+                     "last_ok": iso(guest.last_ok) if guest.last_ok
+                     else None, "agent": guest.agent}}
+        directory = forensics.incident_dir(self.forensics_root, uuid, now)
+        task = asyncio.ensure_future(
+            self._capture(uuid, name, key, directory, facts))
+        self._captures.add(task)
+        task.add_done_callback(self._captures.discard)
+
+    async def _capture(self, uuid, name, key, directory, facts):
+        settings = self.conf.forensics
+        loop = asyncio.get_running_loop()
+        try:
+            manifest = await asyncio.wait_for(loop.run_in_executor(
+                None, forensics.capture, self.conf.libvirt.connection_uri,
+                uuid, directory, settings, facts), settings.timeout)
+            self.inventory.observe(uuid, name, last_forensics=str(directory))
+            LOG.info("%s (%s): forensics kept in %s (%s)", name, uuid,
+                     directory, ", ".join(manifest["files"]) or "nothing")
+            await loop.run_in_executor(None, forensics.prune,
+                                       self.forensics_root,
+                                       settings.max_incidents)
+        except Exception as exc:  # the recovery goes out regardless
+            LOG.warning("%s (%s): forensics not kept: %s", name, uuid,
+                        exc or type(exc).__name__)
+        finally:
+            self.outbox.release(key)
+            self.delivery.wake()
 
     # -- status --------------------------------------------------------
     def status(self):
@@ -399,6 +455,7 @@ class Monitor:
         return {
             "hostname": self.conf.hostname,
             "pid": os.getpid(),
+            "recovery_backend": self.backend,
             "libvirt": dict(self.libvirt_state),
             "host_alert": self.host_alert,
             "ha_enabled_read_error": self.ha_enabled_error,

@@ -13,6 +13,7 @@ import uuid
 import libvirt
 
 from monitor import cmd
+from monitor import delivery
 from monitor import libvirt_watch
 from monitor import service
 from tools.lab import domain
@@ -56,6 +57,23 @@ def write_conf(tmp_path, text=""):
         "[DEFAULT]\nstate_path = %s\n%s\n" % (tmp_path / "state", text)
         if "[DEFAULT]" not in text else text)
     return path
+
+
+class Recorder:
+    """Stands in for Masakari: answers 202 and keeps what it got."""
+
+    def __init__(self):
+        self.bodies = []
+
+    def __call__(self, body):
+        self.bodies.append(body)
+        return delivery.Answer(202, "accepted", "n-%d" % len(self.bodies))
+
+
+def domain_view(monitor, dom):
+    """Runs on the monitor's loop (inside wait_for) or from the test."""
+    return next((d for d in monitor.monitor.inventory.view()
+                 if d["uuid"] == dom.UUIDString()), {})
 
 
 class RunningMonitor:
@@ -117,15 +135,15 @@ class TestDomains:
         self.conn = libvirt.open("test:///default")
         self.made = []
 
-    def create(self, count=1):
+    def create(self, count=1, devices=""):
         doms = []
         for _ in range(count):
             name = "instance-%s" % uuid.uuid4().hex[:8]
             dom = self.conn.defineXML(
                 "<domain type='test'><name>%s</name><uuid>%s</uuid>"
                 "<memory>65536</memory><vcpu>1</vcpu>"
-                "<os><type>hvm</type></os></domain>"
-                % (name, uuid.uuid4()))
+                "<os><type>hvm</type></os><devices>%s</devices></domain>"
+                % (name, uuid.uuid4(), devices))
             dom.create()
             self.made.append(dom)
             doms.append(dom)

@@ -10,13 +10,16 @@ from oslo_log import log
 from monitor.conf import api
 from monitor.conf import base
 from monitor.conf import callback
+from monitor.conf import forensics
 from monitor.conf import introspective
 from monitor.conf import libvirt
+from monitor.conf import recovery
 from monitor.conf import status
 
 CONF = cfg.CONF
 
-MODULES = (base, libvirt, callback, api, introspective, status)
+MODULES = (base, libvirt, callback, api, introspective, status, recovery,
+           forensics)
 
 
 def register_opts(conf=CONF):

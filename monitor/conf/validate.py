@@ -15,6 +15,7 @@ from oslo_log import _options as log_options
 
 from monitor import conf as monitor_conf
 from monitor.conf import api
+from monitor.conf import recovery
 
 
 class ConfigError(Exception):
@@ -94,5 +95,15 @@ def check(conf):
             known = known_options(None)
         problems.extend("%s: %s" % (path, message)
                         for message in unknown_entries(sections, known))
+    problems.extend(contradictions(conf))
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def contradictions(conf):
+    """Options that are each valid but cannot work together."""
+    if conf.recovery.backend == recovery.LIBVIRT and \
+            conf.introspectiveinstancemonitor.monitor_ha_enabled_only:
+        yield ("[introspectiveinstancemonitor] monitor_ha_enabled_only "
+               "reads HA_Enabled from Nova, which [recovery] backend = "
+               "libvirt runs without; turn one of them off")

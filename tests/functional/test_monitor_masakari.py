@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests import monitor_harness as harness
@@ -35,13 +34,6 @@ retry_interval = 1
 retry_max_interval = 2
 """.format(host=hostname, state=tmp_path / "state")
         + cloud.monitor_api_section())
-
-
-@pytest.fixture
-def domains():
-    doms = harness.TestDomains()
-    yield doms
-    doms.cleanup()
 
 
 def masakari_notifications(seed, uuids):

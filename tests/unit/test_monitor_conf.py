@@ -140,3 +140,29 @@ def test_instanceha_monitor_refuses_to_start_on_a_misspelled_option(
     err = capsys.readouterr().err
     assert "instanceha-monitor: configuration error:" in err
     assert "did you mean 'guest_monitoring_interval'?" in err
+
+
+def test_recovery_backend_is_chosen_by_name(load):
+    conf, _ = load("""\
+        [recovery]
+        backend = nova
+        nova_action_timeout = 60
+        """)
+    validate.check(conf)
+    assert (conf.recovery.backend, conf.recovery.nova_action_timeout) == (
+        "nova", 60)
+    conf, _ = load("[recovery]\nbackend = ironic\n")
+    with pytest.raises(ValueError, match="ironic"):
+        print(conf.recovery.backend)
+
+
+def test_libvirt_backend_cannot_read_ha_enabled_from_nova(load):
+    conf, _ = load("""\
+        [introspectiveinstancemonitor]
+        monitor_ha_enabled_only = true
+        [recovery]
+        backend = libvirt
+        """)
+    with pytest.raises(validate.ConfigError,
+                       match="monitor_ha_enabled_only.*backend = libvirt"):
+        validate.check(conf)

@@ -10,69 +10,14 @@ import time
 import urllib.request
 
 import libvirt
-import pytest
 
 from monitor import events
-from monitor import masakari
+from monitor import delivery
 from monitor import outbox
-from tests import monitor_harness as harness
+from tests.monitor_harness import Recorder
+from tests.monitor_harness import domain_view
 
 STOPPED = libvirt.VIR_DOMAIN_EVENT_STOPPED
-
-
-class Recorder:
-    """Stands in for Masakari: answers 202 and keeps what it got."""
-
-    def __init__(self):
-        self.bodies = []
-
-    def __call__(self, body):
-        self.bodies.append(body)
-        return masakari.Answer(202, "accepted", "n-%d" % len(self.bodies))
-
-
-@pytest.fixture
-def domains():
-    doms = harness.TestDomains()
-    yield doms
-    doms.cleanup()
-
-
-@pytest.fixture
-def start(tmp_path):
-    running = []
-
-    def start(default_options="", send=None, uri="test:///default",
-              connected=True):
-        conf = harness.load_conf(harness.write_conf(tmp_path, """\
-            [DEFAULT]
-            hostname = compute-1
-            state_path = %s
-            %s
-            [libvirt]
-            connection_uri = %s
-            [status]
-            port = 0
-            [callback]
-            retry_interval = 1
-            retry_max_interval = 1
-            """.replace("            ", "") % (tmp_path / "state",
-                                              default_options, uri)))
-        monitor = harness.RunningMonitor(conf, send=send or Recorder(),
-                                         wait_connected=connected)
-        running.append(monitor)
-        return monitor
-
-    yield start
-    for monitor in running:
-        if not monitor.task.done():
-            monitor.stop()
-
-
-def domain_view(monitor, dom):
-    """Runs on the monitor's loop (inside wait_for) or from the test."""
-    return next((d for d in monitor.monitor.inventory.view()
-                 if d["uuid"] == dom.UUIDString()), {})
 
 
 def test_real_events_are_seen_and_nova_stops_are_not_sent(start, domains):
@@ -159,7 +104,7 @@ def test_forward_ignored_events_restores_masakari_monitors_behaviour(
 def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
     class Down:
         def __call__(self, body):
-            return masakari.Answer(None, "ConnectFailure: refused")
+            return delivery.Answer(None, "ConnectFailure: refused")
 
     first = start(send=Down())
     dom, = domains.create()

@@ -114,3 +114,20 @@ def test_recent_final_keeps_the_newest_answers_only(box):
         box.record(entry["id"], 202, "", 0)
     assert [e["key"] for e in box.recent_final(2)] == ["k2", "k3"]
     assert [e["key"] for e in box.entries(outbox.PENDING)] == ["k4"]
+
+
+def test_held_entry_waits_until_released_or_the_hold_ends(box, clock):
+    box.add("held", BODY, hold=10)
+    box.add("other", BODY, hold=10)
+    assert box.due() == [] and box.next_due_at() == clock.now + 10
+    box.release("held")
+    assert [e["key"] for e in box.due()] == ["held"]
+    clock.now += 10  # never released (forensics hung, monitor died): due
+    assert [e["key"] for e in box.due()] == ["held", "other"]
+
+
+def test_release_never_advances_a_retry(box, clock):
+    box.add("a", BODY)
+    box.record(box.due()[0]["id"], None, "down", 30)
+    box.release("a")  # a late forensics result
+    assert box.due() == []

@@ -176,7 +176,8 @@ class Cloud:
             "instance_name": "instance-%08x" % index,
             "metadata": dict(spec.get("metadata", {})),
             "vm_state": spec.get("vm_state", "active"),
-            "task_state": None,
+            "task_state": spec.get("task_state"),
+            "actions": [],  # what was asked of it, for the tests
             "power_state": 1,
             "created": _now(),
             "updated": _now(),
@@ -421,6 +422,9 @@ class Handler(BaseHTTPRequestHandler):
         with self.cloud.lock:
             server = self.cloud.get_server(match.group("id"), caller)
             action = next(iter(body), None)
+            server["actions"].append(
+                "reboot " + body[action]["type"] if action == "reboot"
+                else action)
             if action == "os-stop":
                 if server["vm_state"] != "active":
                     raise HTTPError(409, "Cannot 'stop' instance %s while it "
@@ -525,6 +529,11 @@ class Handler(BaseHTTPRequestHandler):
             return 201, {"server": self.cloud.server_view(
                 server, Caller(None, None, True))}
 
+    def seeded_server(self, match, query):
+        with self.cloud.lock:
+            return {"server": dict(self.cloud.get_server(
+                match.group("id"), Caller(None, None, True)))}
+
     def seed_service(self, match, query):
         spec = self._body()
         with self.cloud.lock:
@@ -575,6 +584,7 @@ ROUTES = [
     (r"/volume/v3/volumes/" + _ID + "/action", "POST",
      Handler.volume_action),
     (r"/_emulator/servers", "POST", Handler.seed_server),
+    (r"/_emulator/servers/" + _ID, "GET", Handler.seeded_server),
     (r"/_emulator/services", "POST", Handler.seed_service),
     (r"/_emulator/requests", "GET", Handler.request_log),
     (r"/_emulator/requests", "DELETE", Handler.clear_request_log),

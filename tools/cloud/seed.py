@@ -46,6 +46,13 @@ class Seeder:
         response.raise_for_status()
         return response.json()["server"]
 
+    def actions(self, server_id):
+        """What was asked of one emulated server: os-stop, reboot HARD..."""
+        response = requests.get(self.cloud.emulator_url +
+                                "/_emulator/servers/" + server_id, timeout=10)
+        response.raise_for_status()
+        return response.json()["server"]["actions"]
+
     def compute_service(self, host):
         requests.post(self.cloud.emulator_url + "/_emulator/services",
                       json={"host": host}, timeout=10).raise_for_status()

@@ -1,0 +1,94 @@
+"""The nova backend against the Nova emulator, through real openstacksdk
+and Keystone tokens: what it asks of Nova for each state a server can be
+in, and the monitor recovering a dead domain with no Masakari at all."""
+import pytest
+
+from monitor import nova_recovery
+from monitor import outbox
+from tests import monitor_harness as harness
+
+HOST = "compute-nova-backend"
+DEATH = {"event": "LIFECYCLE", "vir_domain_event": "STOPPED_FAILED"}
+HANG = {"event": "QEMU_GUEST_AGENT_ERROR",
+        "vir_domain_event": "STOPPED_FAILED"}
+
+
+@pytest.fixture
+def recover(seed):
+    return nova_recovery.NovaRecovery(lambda: seed.admin, action_timeout=10)
+
+
+def body(uuid, payload, hostname=HOST):
+    return {"type": "VM", "hostname": hostname,
+            "generated_time": "2026-01-01T00:00:00",
+            "payload": dict(payload, instance_uuid=uuid)}
+
+
+@pytest.mark.parametrize("payload,spec,status,actions,detail", [
+    (DEATH, {}, 202, ["os-stop", "os-start"], "stop, start requested"),
+    (DEATH, {"vm_state": "stopped"}, 202, ["os-start"], "start requested"),
+    (DEATH, {"vm_state": "error"}, 202,
+     ["os-resetState", "os-stop", "os-start"], "vm_state error"),
+    (HANG, {}, 202, ["reboot HARD"], "hard reboot requested"),
+    (DEATH, {"metadata": {}}, 409, [], "HA_Enabled is not set"),
+    (HANG, {"metadata": {"HA_Enabled": "False"}}, 409, [], "HA_Enabled"),
+    (DEATH, {"host": "compute-elsewhere"}, 409, [], "now on host"),
+    (DEATH, {"task_state": "powering-off"}, None, [], "task_state"),
+    (HANG, {"vm_state": "stopped"}, 409, [], "not rebooted"),
+])
+def test_what_nova_is_asked(seed, recover, payload, spec, status, actions,
+                            detail):
+    spec = dict({"host": HOST, "metadata": {"HA_Enabled": "True"}}, **spec)
+    server = seed.server(seed.image().id, **spec)
+
+    answer = recover(body(server["id"], payload))
+
+    assert (answer.status_code, seed.actions(server["id"])) == (status,
+                                                                actions)
+    assert detail in answer.detail
+    assert outbox.classify(answer.status_code) == {
+        202: outbox.ACCEPT, 409: outbox.REJECT, None: outbox.RETRY}[status]
+
+
+def test_a_server_nova_does_not_know_is_refused_for_good(recover):
+    answer = recover(body("0b2e4f0c-0000-4000-8000-000000000000", DEATH))
+    assert (answer.status_code, answer.detail) == (
+        409, "the server no longer exists in Nova")
+
+
+def test_nova_unreachable_is_retried():
+    def connect():
+        raise ConnectionRefusedError("nova is down")
+    answer = nova_recovery.NovaRecovery(connect, 10)(body("u", DEATH))
+    assert answer.status_code is None and "nova is down" in answer.detail
+
+
+def test_monitor_recovers_through_nova_without_masakari(
+        tmp_path, local_cloud, seed, domains):
+    dom, = domains.create()
+    seed.server(seed.image().id, id=dom.UUIDString(), host=HOST,
+                metadata={"HA_Enabled": "True"})
+    conf = harness.load_conf(harness.write_conf(tmp_path, """\
+[DEFAULT]
+hostname = {host}
+state_path = {state}
+[libvirt]
+connection_uri = test:///default
+[status]
+port = 0
+[recovery]
+backend = nova
+""".format(host=HOST, state=tmp_path / "state")
+        + local_cloud.monitor_api_section()))
+    monitor = harness.RunningMonitor(conf)
+    try:
+        monitor.process_dies(dom)
+        monitor.wait_for(lambda: monitor.monitor.outbox.entries(
+            outbox.ACCEPTED), timeout=30)
+        entry, = monitor.status()["outbox"]["entries"]
+    finally:
+        monitor.stop()
+
+    assert seed.actions(dom.UUIDString()) == ["os-stop", "os-start"]
+    assert entry["notification_uuid"] is None
+    assert entry["state"] == "accepted" and entry["last_error"] is None

@@ -1,0 +1,208 @@
+"""Forensics and the libvirt backend on the in-process test driver (real
+libvirt code: domain XML, screenshots, start/destroy).  The real QEMU
+versions run in tests/lab."""
+import json
+import time
+import types
+
+import libvirt
+
+from monitor import delivery
+from monitor import forensics
+from monitor import libvirt_recovery
+from monitor import outbox
+from tests.monitor_harness import Recorder
+from tests.monitor_harness import domain_view
+
+URI = "test:///default"
+DEATH = {"event": "LIFECYCLE", "vir_domain_event": "STOPPED_FAILED"}
+HANG = {"event": "QEMU_GUEST_AGENT_ERROR",
+        "vir_domain_event": "STOPPED_FAILED"}
+
+
+def console_devices(path, graphics=True):
+    return ("<serial type='file'><source path='%s'/><target port='0'/>"
+            "</serial>%s" % (path, "<graphics type='vnc'/>"
+                             if graphics else ""))
+
+
+def settings(**overrides):
+    values = dict(console_tail_bytes=1024, screenshot_max_bytes=1 << 20,
+                  max_incidents=50, timeout=10.0)
+    values.update(overrides)
+    return types.SimpleNamespace(**values)
+
+
+def body(dom, payload):
+    return {"type": "VM", "hostname": "compute-1",
+            "generated_time": "2026-01-01T00:00:00",
+            "payload": dict(payload, instance_uuid=dom.UUIDString())}
+
+
+def test_capture_keeps_the_console_tail_and_a_screenshot(domains, tmp_path):
+    console = tmp_path / "console.log"
+    console.write_bytes(b"boot noise\n" * 10000 + b"Kernel panic - not "
+                        b"syncing: sysrq triggered crash\n")
+    dom, = domains.create(devices=console_devices(console))
+
+    manifest = forensics.capture(URI, dom.UUIDString(), tmp_path / "inc",
+                                 settings(), {"reason": "3 heartbeats"})
+
+    kept = (tmp_path / "inc" / "console.log").read_bytes()
+    assert len(kept) == 1024 and kept.endswith(b"sysrq triggered crash\n")
+    assert (tmp_path / "inc" / "screenshot.png").read_bytes()[:8] == \
+        b"\x89PNG\r\n\x1a\n"
+    assert manifest["files"]["console"]["source_bytes"] == \
+        console.stat().st_size
+    assert manifest["not_kept"] == {}
+    on_disk = json.loads((tmp_path / "inc" / "incident.json").read_text())
+    assert on_disk["monitor"] == {"reason": "3 heartbeats"}
+    assert on_disk["domain"]["name"] == dom.name()
+
+
+def test_capture_says_why_something_was_not_kept(domains, tmp_path):
+    plain, = domains.create()
+    big, = domains.create(devices=console_devices(tmp_path / "missing"))
+
+    bare = forensics.capture(URI, plain.UUIDString(), tmp_path / "a",
+                             settings(), {})
+    capped = forensics.capture(URI, big.UUIDString(), tmp_path / "b",
+                               settings(screenshot_max_bytes=100), {})
+    gone = forensics.capture(URI, "00000000-0000-0000-0000-00000000dead",
+                             tmp_path / "c", settings(), {})
+
+    assert bare["not_kept"] == {"console": "no file-backed console",
+                                "screenshot": "no graphics device"}
+    assert "No such file" in capped["not_kept"]["console"]
+    assert "larger than screenshot_max_bytes" in \
+        capped["not_kept"]["screenshot"]
+    assert not (tmp_path / "b" / "screenshot.png").exists()
+    assert "domain" in gone["not_kept"]
+    assert (tmp_path / "c" / "incident.json").exists()
+
+
+def test_prune_keeps_the_newest_incidents(tmp_path):
+    for second in range(5):
+        forensics.incident_dir(tmp_path, "u", 1_000_000 + second).mkdir()
+    forensics.prune(tmp_path, 2)
+    assert [p.name[:15] for p in sorted(tmp_path.iterdir())] == [
+        "19700112T134643", "19700112T134644"]
+
+
+def test_monitor_keeps_forensics_before_it_sends(start, domains, tmp_path):
+    console = tmp_path / "console.log"
+    console.write_text("last words\n")
+    dom, = domains.create(devices=console_devices(console))
+    seen = []
+
+    def send(sent):  # what exists on disk when the recovery goes out
+        incidents = list((tmp_path / "state" / "forensics").glob("*"))
+        seen.append([(p / "console.log").read_text() for p in incidents])
+        return delivery.Answer(202, "accepted", "n-1")
+
+    monitor = start(send=send)
+    monitor.process_dies(dom)
+    monitor.wait_for(lambda: seen)
+
+    assert seen == [["last words\n"]]
+    kept = domain_view(monitor, dom)["last_forensics"]
+    manifest = json.loads((tmp_path / "state" / "forensics" / kept /
+                           "incident.json").read_text())
+    assert manifest["monitor"]["notification"]["payload"][
+        "vir_domain_event"] == "STOPPED_FAILED"
+
+
+def test_a_stuck_capture_delays_the_recovery_by_the_timeout_only(
+        start, domains, monkeypatch):
+    monkeypatch.setattr(forensics, "capture",
+                        lambda *args: time.sleep(30))
+    recorder = Recorder()
+    monitor = start(send=recorder, extra="[forensics]\ntimeout = 1\n")
+    dom, = domains.create()
+    monitor.process_dies(dom)
+    died = time.monotonic()
+    monitor.wait_for(lambda: recorder.bodies, timeout=10)
+    assert 0.9 <= time.monotonic() - died < 5
+    assert "last_forensics" not in domain_view(monitor, dom)
+
+
+def test_forensics_can_be_turned_off(start, domains, tmp_path):
+    recorder = Recorder()
+    monitor = start(send=recorder, extra="[forensics]\nenabled = false\n")
+    dom, = domains.create()
+    monitor.process_dies(dom)
+    monitor.wait_for(lambda: recorder.bodies)
+    assert not (tmp_path / "state" / "forensics").exists()
+
+
+def test_libvirt_backend_restarts_a_dead_domain_once(domains):
+    dom, = domains.create()
+    dom.destroy()  # the QEMU process is gone
+    recover = libvirt_recovery.LibvirtRecovery(URI)
+
+    first = recover(body(dom, DEATH))
+    again = recover(body(dom, DEATH))
+
+    assert (first.status_code, first.detail) == (
+        202, "libvirt: create done (QEMU process gone)")
+    assert dom.isActive()
+    assert (again.status_code, again.detail) == (
+        409, "the domain is running again")
+
+
+def test_libvirt_backend_restarts_a_hung_domain(start, domains):
+    watching = start()  # to see the domain stop and start again
+    dom, = domains.create()
+    watching.wait_for(lambda: domain_view(watching, dom).get(
+        "last_event") == "STARTED_BOOTED")
+    booted = domain_view(watching, dom)["last_event_at"]
+
+    answer = libvirt_recovery.LibvirtRecovery(URI)(body(dom, HANG))
+
+    assert answer.status_code == 202 and dom.isActive()
+    # a new QEMU process (destroy, then start), not a signal to the hung one
+    watching.wait_for(lambda: (
+        domain_view(watching, dom)["last_event_at"] != booted and
+        domain_view(watching, dom)["last_event"] == "STARTED_BOOTED"))
+    assert watching.monitor.outbox.entries() == []  # the destroy: no alarm
+
+
+def test_libvirt_backend_refuses_what_it_cannot_restart(domains):
+    conn = domains.conn
+    transient = conn.createXML(
+        "<domain type='test'><name>transient-1</name><memory>65536</memory>"
+        "<os><type>hvm</type></os></domain>", 0)
+    uuid = transient.UUIDString()
+    transient.destroy()  # a transient domain leaves no definition
+    answer = libvirt_recovery.LibvirtRecovery(URI)(
+        {"payload": dict(DEATH, instance_uuid=uuid)})
+    assert (answer.status_code, answer.detail) == (
+        409, "libvirt has no such domain any more")
+
+
+def test_libvirt_backend_retries_while_libvirt_is_away():
+    answer = libvirt_recovery.LibvirtRecovery(
+        "qemu+unix:///system?socket=/nonexistent")(
+        {"payload": dict(DEATH, instance_uuid="u")})
+    assert answer.status_code is None
+    assert outbox.classify(answer.status_code) == outbox.RETRY
+
+
+def test_monitor_with_the_libvirt_backend_brings_a_domain_back(
+        start, domains):
+    monitor = start(extra="[recovery]\nbackend = libvirt\n",
+                    configured_backend=True)
+    dom, = domains.create()
+    monitor.wait_for(lambda: dom.UUIDString() in
+                     monitor.monitor.inventory.known_running())
+    dom.destroy()  # the process is gone, and libvirt says it failed:
+    monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
+                   libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+
+    monitor.wait_for(lambda: monitor.monitor.outbox.entries(
+        outbox.ACCEPTED))
+    entry, = monitor.status()["outbox"]["entries"]
+    assert entry["state"] == outbox.ACCEPTED
+    assert monitor.status()["recovery_backend"] == "libvirt"
+    assert entry["last_error"] is None
+    assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING
