@@ -12,16 +12,14 @@ not HA-enabled, so Masakari records and ignores them: no recovery load
 disturbs the next run.  Results: stdout, and bench-results/ as markdown and
 JSON.
 """
-import datetime
-import json
 import socket
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench import peer
+from bench import results as results_mod
 from tools.lab import domain as lab_domain
 from tools.lab import faults
 from tools.lab import monitor_process
@@ -50,16 +48,6 @@ def fault_and_time(stack, dom, fault, missed):
             return time.monotonic() - started
         time.sleep(0.05)
     return None
-
-
-def summary(values):
-    got = sorted(v for v in values if v is not None)
-    if not got:
-        return {"n": 0, "missed": len(values)}
-    return {"n": len(got), "missed": len(values) - len(got),
-            "median": statistics.median(got),
-            "p90": got[min(len(got) - 1, int(round(0.9 * len(got))) - 1)],
-            "max": got[-1]}
 
 
 def main(scenario="crash", runs=10):
@@ -108,29 +96,15 @@ def main(scenario="crash", runs=10):
                         else "%.3f s" % took), flush=True)
         finally:
             stack.stop()
-    report(scenario, results)
+    return report(scenario, results)
 
 
 def report(scenario, results):
-    stats = {name: summary(values) for name, values in results.items()}
-    ours, theirs = (stats[name] for name in results)
-    lines = ["| %s → in Masakari | n | missed | median s | p90 s | "
-             "max s |" % scenario, "|---|---|---|---|---|---|"]
-    for name, s in stats.items():
-        lines.append("| %s | %d | %d | %s | %s | %s |" % (
-            name, s["n"], s["missed"], *("%.3f" % s[k] if k in s else "-"
-                                         for k in ("median", "p90", "max"))))
-    if "median" in ours and "median" in theirs:
-        lines.append("| ratio ours/peer | | | %.2f | %.2f | %.2f |" % tuple(
-            ours[k] / theirs[k] for k in ("median", "p90", "max")))
-    table = "\n".join(lines)
+    table, stats = results_mod.comparison_table(
+        "%s → in Masakari" % scenario, "s", results)
     print(table)
-    out = Path("bench-results")
-    out.mkdir(exist_ok=True)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    (out / ("%s-%s.md" % (scenario, stamp))).write_text(table + "\n")
-    (out / ("%s-%s.json" % (scenario, stamp))).write_text(json.dumps(
-        {"raw": results, "summary": stats}, indent=2))
+    results_mod.write(scenario, table, {"raw": results, "summary": stats})
+    return table
 
 
 if __name__ == "__main__":

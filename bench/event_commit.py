@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor import masakari
+from monitor import delivery
 from tests import monitor_harness as harness
 
 
@@ -29,7 +29,7 @@ connection_uri = test:///default
 port = 0
 """.format(state=Path(tmp) / "state")))
         monitor = harness.RunningMonitor(
-            conf, send=lambda body: masakari.Answer(202, "", "n"))
+            conf, send=lambda body: delivery.Answer(202, "", "n"))
         doms = harness.TestDomains()
         dom, = doms.create()
         outbox = monitor.monitor.outbox

@@ -49,10 +49,14 @@ echo "instanceha-lab guest up"
 for word in $(cat /proc/cmdline); do
     case $word in lab.agent_delay=*) sleep ${{word#lab.agent_delay=}};; esac
 done
+# lab.agent_log: the agent logs every request it reads, with the guest's
+# time, to the serial console (the bench reads heartbeat punctuality there).
+agent_log=
+grep -q lab.agent_log /proc/cmdline && agent_log="-v -l /dev/ttyS0"
 # Respawned unless the file /stop-agent exists (fault: agent stopped).
 while :; do
     [ -e /stop-agent ] || /usr/sbin/qemu-ga -m virtio-serial \\
-        -p /dev/virtio-ports/{port}
+        -p /dev/virtio-ports/{port} $agent_log
     sleep 1
 done
 """

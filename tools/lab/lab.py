@@ -76,11 +76,14 @@ class Lab:
         return answer
 
     def _define(self, virt_type, instance_uuid=None, display_name=None,
-                panic_device=False, agent_channel=True, agent_delay=0):
+                panic_device=False, agent_channel=True, agent_delay=0,
+                agent_log=False):
         index = next(self._index)
         kernel, initrd, cmdline = self.image
         if agent_delay:
             cmdline += " lab.agent_delay=%d" % agent_delay
+        if agent_log:
+            cmdline += " lab.agent_log"
         console = self.workdir / ("console-%d.log" % index)
         return self.conn.defineXML(domain.domain_xml(
             index, kernel, initrd, cmdline, console,
