@@ -13,6 +13,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from monitor import conf as monitor_conf
+from monitor.conf import recovery
 from monitor.conf import validate
 
 PROJECT = "instanceha"
@@ -57,11 +58,11 @@ def cmd_start(conf, _args):
 
 
 def cmd_check(conf, _args):
-    """Config, libvirt, state directory and Masakari, each said plainly."""
+    """Config, libvirt, state directory and the recovery backend's peer,
+    each said plainly."""
     import libvirt
 
     from monitor import libvirt_watch
-    from monitor import masakari
 
     failures = 0
 
@@ -91,25 +92,59 @@ def cmd_check(conf, _args):
         report(True, "state", "%s is writable" % state)
     except OSError as exc:
         report(False, "state", "%s is not writable: %s" % (state, exc))
+    backend = conf.recovery.backend
+    {recovery.MASAKARI: _check_masakari, recovery.NOVA: _check_nova,
+     recovery.LIBVIRT: _check_libvirt_backend}[backend](conf, report)
+    return 1 if failures else 0
+
+
+def _check_masakari(conf, report):
+    from monitor import masakari
+
     try:
         found = masakari.find_host(masakari.connect(conf), conf.hostname)
     except Exception as exc:  # any failure here is what check reports
         report(False, "masakari", "cannot query Masakari: %s" % (
             masakari.describe(exc)))
-    else:
-        if found is None:
-            report(False, "masakari", "host %r is not registered in any "
-                   "failover segment: Masakari would refuse every "
-                   "notification (400). Register it, or set [DEFAULT] "
-                   "hostname to its Masakari name." % conf.hostname)
-        else:
-            segment, host = found
-            report(not host.on_maintenance, "masakari",
-                   "host %r in segment %r%s" % (
-                       conf.hostname, segment,
-                       " is ON MAINTENANCE: notifications get 409"
-                       if host.on_maintenance else ""))
-    return 1 if failures else 0
+        return
+    if found is None:
+        report(False, "masakari", "host %r is not registered in any "
+               "failover segment: Masakari would refuse every "
+               "notification (400). Register it, or set [DEFAULT] "
+               "hostname to its Masakari name." % conf.hostname)
+        return
+    segment, host = found
+    report(not host.on_maintenance, "masakari",
+           "host %r in segment %r%s" % (
+               conf.hostname, segment,
+               " is ON MAINTENANCE: notifications get 409"
+               if host.on_maintenance else ""))
+
+
+def _check_nova(conf, report):
+    from monitor import masakari
+
+    try:
+        services = list(masakari.connect(conf).compute.services(
+            host=conf.hostname, binary="nova-compute"))
+    except Exception as exc:  # any failure here is what check reports
+        report(False, "nova", "cannot query Nova: %s" % (
+            masakari.describe(exc)))
+        return
+    if not services:
+        report(False, "nova", "no nova-compute service on host %r: every "
+               "recovery would be refused (servers are matched by host). "
+               "Set [DEFAULT] hostname to Nova's name for this host."
+               % conf.hostname)
+        return
+    report(True, "nova", "recovery through Nova for nova-compute on %r "
+           "(%s, %s)" % (conf.hostname, services[0].status,
+                         services[0].state))
+
+
+def _check_libvirt_backend(conf, report):
+    report(True, "recovery", "libvirt backend: domains on %s are restarted "
+           "by this monitor; no cloud is asked" % conf.libvirt.connection_uri)
 
 
 def status_url(conf):
@@ -133,8 +168,8 @@ def cmd_status(conf, args):
         sys.stdout.write("\n")
         return 0
     lv = state["libvirt"]
-    print("host %s, libvirt %s: %s%s" % (
-        state["hostname"], lv["uri"],
+    print("host %s, recovery through %s, libvirt %s: %s%s" % (
+        state["hostname"], state["recovery_backend"], lv["uri"],
         "connected" if lv["connected"] else "DISCONNECTED",
         "" if lv["connected"] or not lv["last_error"]
         else " (%s)" % lv["last_error"]))
@@ -150,6 +185,8 @@ def cmd_status(conf, args):
                 domain["last_heartbeat_ok"] or "never",
                 ", QUARANTINED since %s" % domain["quarantined_since"]
                 if domain.get("quarantined_since") else ""))
+        if domain.get("last_forensics"):
+            print("      forensics: %s" % domain["last_forensics"])
     print("outbox: %d pending" % state["outbox"]["pending"])
     for entry in state["outbox"]["entries"]:
         print("  %-8s %s %s attempts=%d %s" % (

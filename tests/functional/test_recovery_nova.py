@@ -1,12 +1,17 @@
 """The nova backend against the Nova emulator, through real openstacksdk
 and Keystone tokens: what it asks of Nova for each state a server can be
 in, and the monitor recovering a dead domain with no Masakari at all."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from monitor import nova_recovery
 from monitor import outbox
 from tests import monitor_harness as harness
 
+MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
 HOST = "compute-nova-backend"
 DEATH = {"event": "LIFECYCLE", "vir_domain_event": "STOPPED_FAILED"}
 HANG = {"event": "QEMU_GUEST_AGENT_ERROR",
@@ -92,3 +97,28 @@ backend = nova
     assert seed.actions(dom.UUIDString()) == ["os-stop", "os-start"]
     assert entry["notification_uuid"] is None
     assert entry["state"] == "accepted" and entry["last_error"] is None
+
+
+def test_check_asks_nova_for_this_host(tmp_path, local_cloud, seed):
+    known = seed.unique("cmp")
+    seed.compute_service(known)
+    results = {}
+    for name in (known, "not-a-compute-host"):
+        path = tmp_path / name / "instanceha-monitor.conf"
+        path.parent.mkdir()
+        path.write_text("[DEFAULT]\nhostname = %s\nstate_path = %s\n"
+                        "[libvirt]\nconnection_uri = test:///default\n"
+                        "[recovery]\nbackend = nova\n"
+                        % (name, path.parent / "state")
+                        + local_cloud.monitor_api_section())
+        results[name] = subprocess.run(
+            [MONITOR, "check", "--config-file", str(path)],
+            capture_output=True, text=True)
+
+    assert results[known].returncode == 0, results[known].stdout
+    assert "ok   nova      recovery through Nova for nova-compute on %r" \
+        % known in results[known].stdout
+    assert "masakari" not in results[known].stdout
+    assert results["not-a-compute-host"].returncode == 1
+    assert "FAIL nova      no nova-compute service on host " \
+        "'not-a-compute-host'" in results["not-a-compute-host"].stdout

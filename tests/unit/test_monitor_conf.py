@@ -1,5 +1,8 @@
 """The monitor's config: masakari-monitors names, and loud misspellings."""
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from oslo_config import cfg
@@ -166,3 +169,18 @@ def test_libvirt_backend_cannot_read_ha_enabled_from_nova(load):
     with pytest.raises(validate.ConfigError,
                        match="monitor_ha_enabled_only.*backend = libvirt"):
         validate.check(conf)
+
+
+def test_committed_sample_config_is_what_the_generator_writes(tmp_path):
+    """etc/instanceha-monitor.conf.sample is the config reference the
+    README points to; regenerate it with ``tox -e genconfig``."""
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "sample.conf"
+    subprocess.run(
+        [str(Path(sys.executable).with_name("oslo-config-generator")),
+         "--config-file",
+         str(repo / "etc/instanceha-monitor-config-generator.conf"),
+         "--output-file", str(out)], check=True, cwd=repo)
+    assert out.read_text() == (
+        repo / "etc/instanceha-monitor.conf.sample").read_text(), \
+        "stale sample: run tox -e genconfig"
