@@ -24,7 +24,6 @@ import socket
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from bench import peer
@@ -43,12 +42,6 @@ SETTLE = 25.0
 _TICKS = os.sysconf("SC_CLK_TCK")
 PING_READ = re.compile(r'^(\d+\.\d+): debug: read data, count: \d+, '
                        r'data: \{"execute":"guest-ping"\}', re.MULTILINE)
-
-
-def console_log(dom):
-    serial = ET.fromstring(dom.XMLDesc(0)).find(
-        "./devices/serial[@type='file']/source")
-    return Path(serial.get("path"))
 
 
 def ping_gaps(logs, since):
@@ -143,7 +136,8 @@ def notified(seed, uuids):
 def run_once(fleet, monitor, idle):
     """One monitor on the fleet; returns this run's figures."""
     time.sleep(SETTLE)
-    logs = {dom.UUIDString(): console_log(dom) for dom in fleet.guests}
+    logs = {dom.UUIDString(): lab_domain.console_log(dom)
+            for dom in fleet.guests}
     idle_from = offsets(logs.values())
     cpu_from = {pid: cpu_seconds(pid) for pid in monitor.pids}
     time.sleep(idle)

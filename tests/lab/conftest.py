@@ -61,19 +61,11 @@ def monitor(cloud, seed, tmp_path):
     assert running.proc.returncode == 0
 
 
-FAST = """
-[introspectiveinstancemonitor]
-guest_monitoring_interval = 2
-guest_monitoring_timeout = 1
-guest_monitoring_failure_threshold = 3
-"""
-
-
 @pytest.fixture
 def fast_monitor(cloud, seed, tmp_path):
     """Heartbeats every 2 s, 1 s timeout, 3 failures: a hang in ~7 s."""
     running = monitor_process.MonitorProcess(tmp_path, cloud, HOSTNAME,
-                                             extra=FAST)
+                                             extra=monitor_process.FAST_HEARTBEATS)
     yield running
     running.stop()
     assert running.proc.returncode == 0

@@ -6,6 +6,8 @@ the lab what it sees on a compute host.
 """
 import datetime
 import uuid as _uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 import libvirt
@@ -17,7 +19,8 @@ AGENT_SOCKET = "/var/lib/libvirt/qemu/org.qemu.guest_agent.0.%s.sock"
 
 def domain_xml(index, kernel, initrd, cmdline, console_log,
                instance_uuid=None, display_name=None, virt_type="qemu",
-               panic_device=False, memory_mib=128, agent_channel=True):
+               panic_device=False, memory_mib=128, agent_channel=True,
+               graphics=False):
     name = "instance-%08x" % index
     instance_uuid = instance_uuid or str(_uuid.uuid4())
     created = datetime.datetime.now(datetime.timezone.utc).strftime(
@@ -29,7 +32,11 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
       <source mode='bind' path='{sock}'/>
       <target type='virtio' name='org.qemu.guest_agent.0'/>
     </channel>""".format(sock=AGENT_SOCKET % name) if agent_channel else "")
-    panic = "\n    <panic model='isa'/>" if panic_device else ""
+    extra = "\n    <panic model='isa'/>" if panic_device else ""
+    if graphics:  # a screen to take screenshots of (VNC on loopback)
+        extra += ("\n    <graphics type='vnc' autoport='yes' "
+                  "listen='127.0.0.1'/>\n    <video><model type='vga'/>"
+                  "</video>")
     return """<domain type='{virt}'>
   <name>{name}</name>
   <uuid>{uuid}</uuid>
@@ -68,7 +75,7 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
       <source path='{console}'/>
       <target port='0'/>
     </serial>{channel}
-    <memballoon model='virtio'/>{panic}
+    <memballoon model='virtio'/>{extra}
   </devices>
 </domain>""".format(mark=LAB_MARK, virt=virt_type, name=name,
                     uuid=instance_uuid, ns=NOVA_NS,
@@ -76,7 +83,14 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
                     memory=memory_mib, kernel=escape(kernel),
                     initrd=escape(initrd), cmdline=escape(cmdline), tcg=tcg,
                     console=escape(str(console_log)), channel=channel,
-                    panic=panic)
+                    extra=extra)
+
+
+def console_log(dom):
+    """The file the guest's serial console writes to."""
+    serial = ET.fromstring(dom.XMLDesc(0)).find(
+        "./devices/serial[@type='file']/source")
+    return Path(serial.get("path"))
 
 
 def remove(dom):

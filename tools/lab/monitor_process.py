@@ -10,6 +10,13 @@ from pathlib import Path
 from tools.lab import host
 
 MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
+# Heartbeats every 2 s, 1 s timeout, 3 failures: a hang found in ~7 s.
+FAST_HEARTBEATS = """
+[introspectiveinstancemonitor]
+guest_monitoring_interval = 2
+guest_monitoring_timeout = 1
+guest_monitoring_failure_threshold = 3
+"""
 
 
 class MonitorProcess:
