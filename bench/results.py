@@ -24,7 +24,7 @@ def summary(values):
             "p90": percentile(got, 0.9), "max": got[-1]}
 
 
-def comparison_table(title, unit, results):
+def comparison_table(title, unit, results, ratio="ours/peer"):
     """Markdown for {name: [values]}, ours first, the peer second."""
     stats = {name: summary(values) for name, values in results.items()}
     lines = ["| %s | n | missed | median %s | p90 %s | max %s |"
@@ -35,9 +35,9 @@ def comparison_table(title, unit, results):
                                          for k in ("median", "p90", "max"))))
     ours, theirs = (list(stats.values()) + [{}, {}])[:2]
     if "median" in ours and "median" in theirs:
-        lines.append("| ratio ours/peer | | | %s |" % " | ".join(
+        lines.append("| ratio %s | | | %s |" % (ratio, " | ".join(
             "%.2f" % (ours[k] / theirs[k]) if theirs[k] else "-"
-            for k in ("median", "p90", "max")))
+            for k in ("median", "p90", "max"))))
     return "\n".join(lines), stats
 
 

@@ -39,7 +39,8 @@ def load_config(args, conf=None):
 
 
 def cmd_start(conf, _args):
-    """Run the monitor in the foreground (SIGTERM or SIGINT stop it)."""
+    """Run the monitor in the foreground (SIGTERM or SIGINT stop it,
+    SIGHUP reloads the mutable options)."""
     from monitor import service
 
     log.setup(conf, PROG)
@@ -49,7 +50,9 @@ def cmd_start(conf, _args):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        await service.Monitor(conf).run(stop)
+        monitor = service.Monitor(conf)
+        loop.add_signal_handler(signal.SIGHUP, monitor.reload)
+        await monitor.run(stop)
 
     # Not asyncio.run(): libvirt keeps its event callbacks on this loop
     # until the process ends, so the loop must not be closed before.

@@ -27,11 +27,25 @@ from monitor import prober as _prober
 from monitor import status_http
 from monitor import systemd
 from monitor.conf import recovery as recovery_conf
+from monitor.conf import validate
 
 LOG = logging.getLogger(__name__)
 
 RECENT_ENTRIES = 50
 AGENT_ERROR = ("QEMU_GUEST_AGENT_ERROR", "STOPPED_FAILED")
+
+
+def policy_settings(conf):
+    intro = conf.introspectiveinstancemonitor
+    return _policy.Settings(
+        interval=intro.guest_monitoring_interval,
+        timeout=intro.guest_monitoring_timeout,
+        threshold=intro.guest_monitoring_failure_threshold,
+        reboot_grace=intro.reboot_grace,
+        max_recoveries=conf.recovery_budget,
+        recovery_window=conf.recovery_budget_window,
+        storm_fraction=intro.storm_fraction,
+        storm_min_guests=intro.storm_min_guests)
 
 
 def iso(timestamp):
@@ -68,20 +82,14 @@ class Monitor:
         self.status_url = None
         intro = conf.introspectiveinstancemonitor
         recoveries, quarantined = self.inventory.budgets()
-        self.policy = _policy.Policy(_policy.Settings(
-            interval=intro.guest_monitoring_interval,
-            timeout=intro.guest_monitoring_timeout,
-            threshold=intro.guest_monitoring_failure_threshold,
-            reboot_grace=intro.reboot_grace,
-            max_recoveries=conf.recovery_budget,
-            recovery_window=conf.recovery_budget_window,
-            storm_fraction=intro.storm_fraction,
-            storm_min_guests=intro.storm_min_guests),
-            recoveries=recoveries, quarantined=quarantined)
+        self.policy = _policy.Policy(policy_settings(conf),
+                                     recoveries=recoveries,
+                                     quarantined=quarantined)
         self.prober = _prober.Prober(
             self, intro.guest_monitoring_interval,
             intro.guest_monitoring_timeout, intro.heartbeat_workers)
         self.host_alert = None
+        self.reloaded_at = None
         self.forensics_root = state / "forensics"
         self._captures = set()
         # monitor_ha_enabled_only: None until Nova has been read once
@@ -105,6 +113,27 @@ class Monitor:
         if self._cloud is None:
             self._cloud = masakari.connect(self.conf)
         return self._cloud
+
+    def reload(self):
+        """SIGHUP: re-read the config files and apply the options marked
+        mutable (heartbeats, restart budget, storm guard, forwarding).
+        A file that would not start the monitor changes nothing."""
+        try:
+            validate.check(self.conf, fresh=True)
+        except validate.ConfigError as exc:
+            LOG.error("Reload refused, the running config stays: %s", exc)
+            return False
+        self.conf.mutate_config_files()
+        self.policy.settings = policy_settings(self.conf)
+        self.prober.interval = self.policy.settings.interval
+        self.prober.timeout = self.policy.settings.timeout
+        self.reloaded_at = iso(self.clock())
+        LOG.warning("Config reloaded: heartbeats every %s s, timeout %s s, "
+                    "threshold %s, restart budget %s per %s s",
+                    *(getattr(self.policy.settings, name) for name in (
+                        "interval", "timeout", "threshold", "max_recoveries",
+                        "recovery_window")))
+        return True
 
     # -- lifecycle -----------------------------------------------------
     async def run(self, stop):
@@ -456,6 +485,12 @@ class Monitor:
             "hostname": self.conf.hostname,
             "pid": os.getpid(),
             "recovery_backend": self.backend,
+            "settings": {
+                "interval": self.policy.settings.interval,
+                "timeout": self.policy.settings.timeout,
+                "threshold": self.policy.settings.threshold,
+                "recovery_budget": self.policy.settings.max_recoveries,
+                "reloaded_at": self.reloaded_at},
             "libvirt": dict(self.libvirt_state),
             "host_alert": self.host_alert,
             "ha_enabled_read_error": self.ha_enabled_error,

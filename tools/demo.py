@@ -66,6 +66,8 @@ def fault_and_watch(stack, dom, fault, timeout=120):
         if view.get("heartbeat_failures"):
             lines.append("monitor: %d failed heartbeat(s)"
                          % view["heartbeat_failures"])
+        if view.get("last_forensics"):
+            lines.append("forensics kept: %s" % view["last_forensics"])
         if entry:
             lines.append("outbox: %s %s (attempts %d)" % (
                 entry["event"], entry["state"], entry["attempts"]))

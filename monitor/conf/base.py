@@ -12,19 +12,19 @@ OPTS = [
     cfg.StrOpt("state_path", default="/var/lib/instanceha",
                help="Directory for the monitor's durable state: the outbox "
                     "of undelivered notifications and the restart budgets."),
-    cfg.BoolOpt("forward_ignored_events", default=False,
+    cfg.BoolOpt("forward_ignored_events", mutable=True, default=False,
                 help="Also send lifecycle events Masakari's engine ignores "
                      "(Nova's own stop or destroy, in-guest shutdown, "
                      "pause, migration), as masakari-monitors does. They "
                      "only fill Masakari's database; off by default, and "
                      "always visible in the monitor's status."),
-    cfg.IntOpt("recovery_budget", default=3, min=1,
+    cfg.IntOpt("recovery_budget", mutable=True, default=3, min=1,
                help="Recoveries asked for one VM within "
                     "recovery_budget_window; beyond it the VM is "
                     "quarantined (no more notifications) until the window "
                     "passes or an operator runs 'instanceha-monitor "
                     "clear-quarantine'. Kept across restarts."),
-    cfg.IntOpt("recovery_budget_window", default=3600, min=60,
+    cfg.IntOpt("recovery_budget_window", mutable=True, default=3600, min=60,
                help="Seconds over which recovery_budget is counted."),
 ]
 

@@ -3,12 +3,13 @@ from oslo_config import cfg
 
 GROUP = "introspectiveinstancemonitor"
 OPTS = [
-    cfg.IntOpt("guest_monitoring_interval", default=10, min=1,
+    cfg.IntOpt("guest_monitoring_interval", mutable=True, default=10, min=1,
                help="Seconds between two heartbeats of one guest."),
-    cfg.IntOpt("guest_monitoring_timeout", default=2, min=1,
+    cfg.IntOpt("guest_monitoring_timeout", mutable=True, default=2, min=1,
                help="Seconds a heartbeat may take before it counts as "
                     "failed."),
-    cfg.IntOpt("guest_monitoring_failure_threshold", default=3, min=1,
+    cfg.IntOpt("guest_monitoring_failure_threshold", mutable=True,
+               default=3, min=1,
                help="Consecutive failed heartbeats that declare a guest "
                     "hung (exactly this many)."),
     cfg.StrOpt("qemu_guest_agent_sock_path",
@@ -18,14 +19,14 @@ OPTS = [
                     "expression for the agent socket path. The channel "
                     "target name org.qemu.guest_agent.0 is what identifies "
                     "the agent."),
-    cfg.FloatOpt("reboot_grace", default=60.0, min=0,
+    cfg.FloatOpt("reboot_grace", mutable=True, default=60.0, min=0,
                  help="Seconds after a guest reboot during which failed "
                       "heartbeats are not counted."),
-    cfg.FloatOpt("storm_fraction", default=0.5, min=0, max=1,
+    cfg.FloatOpt("storm_fraction", mutable=True, default=0.5, min=0, max=1,
                  help="When more than this fraction of the monitored guests "
                       "fail at once, the host is suspected: one alert, and "
                       "no per-guest hang notifications until it clears."),
-    cfg.IntOpt("storm_min_guests", default=4, min=1,
+    cfg.IntOpt("storm_min_guests", mutable=True, default=4, min=1,
                help="The storm guard applies only with at least this many "
                     "monitored guests."),
     cfg.BoolOpt("monitor_ha_enabled_only", default=False,

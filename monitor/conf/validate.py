@@ -81,8 +81,28 @@ def unknown_entries(sections, known):
             yield message
 
 
-def check(conf):
-    """Raise ConfigError listing every unknown entry of every file."""
+def reparse(conf):
+    """A new ConfigOpts read from ``conf``'s files as they are now."""
+    fresh = cfg.ConfigOpts()
+    monitor_conf.register_opts(fresh)
+    argv = []
+    for path in conf.config_file or []:
+        argv += ["--config-file", path]
+    if conf.config_dir:
+        argv += ["--config-dir", conf.config_dir]
+    try:
+        fresh(argv, project=conf.project, prog=conf.prog)
+    except cfg.Error as exc:
+        raise ConfigError(str(exc)) from exc
+    return fresh
+
+
+def check(conf, fresh=False):
+    """Raise ConfigError listing every unknown entry of every file, every
+    invalid value and every contradiction.  ``fresh``: check the files as
+    they are on disk now, not what ``conf`` read at start."""
+    if fresh:
+        conf = reparse(conf)
     problems = []
     for path in config_files(conf):
         sections = read_sections(path)
@@ -95,9 +115,28 @@ def check(conf):
             known = known_options(None)
         problems.extend("%s: %s" % (path, message)
                         for message in unknown_entries(sections, known))
+    problems.extend(bad_values(conf))
     problems.extend(contradictions(conf))
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def bad_values(conf):
+    """Values oslo.config only rejects when the option is first read (at
+    some later point of the run): read every one now."""
+    for group, opts in monitor_conf.list_opts():
+        section = conf if group == "DEFAULT" else conf[group]
+        for opt in opts:
+            try:
+                getattr(section, opt.dest)
+            except (cfg.ConfigFileValueError, ValueError) as exc:
+                files = [path for path in config_files(conf)
+                         if opt.dest in read_sections(path).get(group, {})]
+                yield "%s: invalid value for %r in [%s]: %s" % (
+                    files[-1] if files else "command line", opt.dest, group,
+                    str(exc).split(" is not valid: ")[-1])
+            except cfg.NoSuchOptError:  # auth plugin options not loaded
+                continue
 
 
 def contradictions(conf):

@@ -5,6 +5,8 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -114,8 +116,8 @@ class ShowMonitor(_Local, command.Lister):
 class SetMonitor(_Local, command.Command):
     """Tune the heartbeats and the restart budget in the config file.
 
-    The file is edited in place: comments and other options stay.  The
-    monitor reads its config at start, so restart it afterwards.
+    The file is edited in place: comments and other options stay.  A
+    monitor running with this config is sent SIGHUP and reloads them.
     """
 
     def get_parser(self, prog_name):
@@ -168,10 +170,49 @@ class SetMonitor(_Local, command.Command):
             candidate.unlink()
             raise
         os.replace(candidate, path)
-        self.app.stdout.write(
-            "%s updated: %s\nRestart the monitor to apply it (systemctl "
-            "restart instanceha-monitor).\n" % (path, ", ".join(
-                "%s = %s" % (SETTABLE[n][1], v) for n, v in changes.items())))
+        self.app.stdout.write("%s updated: %s\n%s\n" % (path, ", ".join(
+            "%s = %s" % (SETTABLE[n][1], v) for n, v in changes.items()),
+            _reload_running(_load(str(path)), changes)))
+
+
+def _status(conf):
+    url = monitor_cmd.status_url(conf) + "/status"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def _reload_running(conf, changes, wait=5.0):
+    """SIGHUP the monitor running with this config, and say whether it
+    took the new values (its status shows the settings in use)."""
+    try:
+        pid = _status(conf)["pid"]
+    except (OSError, ValueError, KeyError, urllib.error.URLError):
+        return ("No monitor answers for this config: the new values apply "
+                "when it starts.")
+    try:  # the pid of another PID namespace (a container) is not ours
+        command_line = Path("/proc/%d/cmdline" % pid).read_bytes()
+    except OSError:
+        command_line = b""
+    if b"instanceha-monitor" not in command_line:
+        return ("The running monitor (pid %d) is not a process of this "
+                "host: restart it to apply the new values." % pid)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        return ("Could not signal the monitor (pid %d: %s): run 'systemctl "
+                "reload instanceha-monitor'." % (pid, exc.strerror))
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            settings = _status(conf).get("settings", {})
+        except (OSError, ValueError, urllib.error.URLError):
+            settings = {}
+        if all(settings.get(name) == value for name, value in
+               changes.items()):
+            return "The running monitor (pid %d) reloaded it." % pid
+        time.sleep(0.2)
+    return ("The running monitor (pid %d) did not take the new values "
+            "within %.0f s: see its log, or restart it." % (pid, wait))
 
 
 class CheckMonitor(_Local, command.Command):

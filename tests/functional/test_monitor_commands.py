@@ -1,7 +1,12 @@
 """``openstack instanceha monitor show | set | check`` through the real
 ``openstack`` command."""
+import json
+import subprocess
+
 from tests import monitor_harness as harness
+from tests.functional.test_monitor_masakari import MONITOR
 from tests.functional.test_monitor_masakari import monitor_conf
+from tests.functional.test_monitor_masakari import wait
 
 NOTES = "# site notes: keep me\n"
 
@@ -44,7 +49,8 @@ def test_set_edits_in_place_and_refuses_nonsense(cli, tmp_path,
     out = cli.run("instanceha", "monitor", "set", "--config-file",
                   str(conf), "--interval", "5", "--threshold", "4").stdout
 
-    assert "Restart the monitor" in out
+    assert "No monitor answers for this config: the new values apply " \
+        "when it starts." in out
     text = conf.read_text()
     assert text.startswith(NOTES)
     assert "guest_monitoring_interval = 5" in text
@@ -89,3 +95,28 @@ def test_help_lists_the_monitor_commands(cli):
                       "/nonexistent.conf", check=False)
     assert missing.returncode == 1
     assert "no config file at /nonexistent.conf" in missing.stderr
+
+
+def test_set_reloads_the_running_monitor(cli, tmp_path, local_cloud, seed):
+    conf = monitor_conf(tmp_path, local_cloud, "compute-reload")
+    log = open(tmp_path / "monitor.log", "w")
+    running = subprocess.Popen([MONITOR, "start", "--config-file",
+                                str(conf)], stdout=log, stderr=log)
+    try:
+        wait(lambda: (tmp_path / "state" / "status.url").exists())
+        out = cli.run("instanceha", "monitor", "set", "--config-file",
+                      str(conf), "--interval", "6", "--timeout", "1",
+                      "--threshold", "4").stdout
+        status = json.loads(subprocess.run(
+            [MONITOR, "status", "--json", "--config-file", str(conf)],
+            capture_output=True, text=True, check=True).stdout)
+    finally:
+        running.terminate()
+        running.wait(20)
+        log.close()
+
+    assert "The running monitor (pid %d) reloaded it." % running.pid in out
+    assert {k: status["settings"][k] for k in ("interval", "timeout",
+                                               "threshold")} == {
+        "interval": 6, "timeout": 1, "threshold": 4}
+    assert running.returncode == 0

@@ -184,3 +184,20 @@ def test_committed_sample_config_is_what_the_generator_writes(tmp_path):
     assert out.read_text() == (
         repo / "etc/instanceha-monitor.conf.sample").read_text(), \
         "stale sample: run tox -e genconfig"
+
+
+def test_bad_values_are_reported_before_the_monitor_reads_them(load):
+    conf, path = load("""\
+        [introspectiveinstancemonitor]
+        guest_monitoring_interval = ten
+        guest_monitoring_timeout = 0
+        """)
+    with pytest.raises(validate.ConfigError) as error:
+        validate.check(conf)
+    assert str(error.value).splitlines() == [
+        "%s: invalid value for 'guest_monitoring_interval' in "
+        "[introspectiveinstancemonitor]: invalid literal for int() with "
+        "base 10: 'ten'" % path,
+        "%s: invalid value for 'guest_monitoring_timeout' in "
+        "[introspectiveinstancemonitor]: Should be greater than or equal "
+        "to 1" % path]

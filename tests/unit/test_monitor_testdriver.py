@@ -211,3 +211,35 @@ def test_systemd_ready_status_and_watchdog_from_the_loop(
                for m in messages)
     watchdog = [m for m in messages if m.startswith("WATCHDOG=1")]
     assert any("STATUS=libvirt connected, " in m for m in watchdog)
+
+
+def test_sighup_reload_applies_new_heartbeat_settings(start, tmp_path):
+    monitor = start()
+    path = tmp_path / "instanceha-monitor.conf"
+    original = path.read_text()
+    path.write_text(original + "[introspectiveinstancemonitor]\n"
+                    "guest_monitoring_interval = 4\n"
+                    "guest_monitoring_timeout = 1\n"
+                    "guest_monitoring_failure_threshold = 5\n")
+
+    assert monitor.loop.call(monitor.monitor.reload) is True
+
+    settings = monitor.status()["settings"]
+    assert (settings["interval"], settings["timeout"],
+            settings["threshold"]) == (4, 1, 5)
+    assert monitor.monitor.prober.interval == 4
+    assert settings["reloaded_at"]
+
+
+def test_reload_of_a_broken_file_changes_nothing(start, tmp_path):
+    monitor = start()
+    path = tmp_path / "instanceha-monitor.conf"
+    path.write_text(path.read_text() + "[introspectiveinstancemonitor]\n"
+                    "guest_monitor_interval = 4\n"
+                    "guest_monitoring_timeout = 0\n")
+
+    assert monitor.loop.call(monitor.monitor.reload) is False
+
+    assert monitor.status()["settings"] == {
+        "interval": 10, "timeout": 2, "threshold": 3, "recovery_budget": 3,
+        "reloaded_at": None}
