@@ -10,6 +10,7 @@ Runs in a worker thread with a libvirt connection of its own.
 import datetime
 import json
 import shutil
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -87,6 +88,7 @@ def capture(uri, uuid, directory, settings, facts):
     ``settings``: the [forensics] group; ``facts``: what the monitor
     itself knew (event, reason, heartbeat history), stored as given.
     """
+    started = time.monotonic()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     manifest = {"instance_uuid": uuid, "files": {}, "not_kept": {},
@@ -134,5 +136,6 @@ def capture(uri, uuid, directory, settings, facts):
     finally:
         if conn is not None:
             conn.close()
+        manifest["capture_seconds"] = round(time.monotonic() - started, 3)
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest

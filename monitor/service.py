@@ -440,8 +440,9 @@ class Monitor:
                 None, forensics.capture, self.conf.libvirt.connection_uri,
                 uuid, directory, settings, facts), settings.timeout)
             self.inventory.observe(uuid, name, last_forensics=str(directory))
-            LOG.info("%s (%s): forensics kept in %s (%s)", name, uuid,
-                     directory, ", ".join(manifest["files"]) or "nothing")
+            LOG.info("%s (%s): forensics kept in %s in %.3f s (%s)", name,
+                     uuid, directory, manifest["capture_seconds"],
+                     ", ".join(manifest["files"]) or "nothing")
             await loop.run_in_executor(None, forensics.prune,
                                        self.forensics_root,
                                        settings.max_incidents)

@@ -1,6 +1,8 @@
 """End to end on real guests: each fault, what the monitor does, what
 Masakari's engine does, and whether the guest answers again."""
+import json
 import time
+from pathlib import Path
 
 from tools.lab import faults
 from tools.lab.stack import protected_guest
@@ -32,12 +34,17 @@ def test_killed_qemu_is_recovered(lab, seed, monitor):
     assert entry["event"] == "LIFECYCLE/STOPPED_FAILED"
     assert domain(state, dom)["last_notified_reason"] == \
         "the QEMU process died without being asked to stop"
+    kept = json.loads((Path(domain(state, dom)["last_forensics"]) /
+                       "incident.json").read_text())
+    assert kept["files"]["console"]["kept_bytes"] > 0
+    assert kept["not_kept"]["screenshot"] == "no graphics device"
 
     assert wait_finished(seed, entry["notification_uuid"]) == "finished"
     faults.wait_for_agent(dom, timeout=90)
     answering = time.monotonic() - killed
-    print("\nkill -9 -> accepted by Masakari %.2f s, -> guest answering "
-          "again %.2f s" % (accepted, answering))
+    print("\nkill -9 -> accepted by Masakari %.2f s (forensics %.3f s), -> "
+          "guest answering again %.2f s" % (
+              accepted, kept["capture_seconds"], answering))
 
 
 def test_guest_panic_with_panic_device_is_recovered_once(lab, seed,
