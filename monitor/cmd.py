@@ -22,15 +22,9 @@ PROG = "instanceha-monitor"
 
 def load_config(args, conf=None):
     """Parse and validate the config; exits 2 with every problem named."""
-    conf = conf or cfg.ConfigOpts()
-    monitor_conf.register_opts(conf)
-    argv = []
-    for path in args.config_file or []:
-        argv += ["--config-file", path]
-    if args.config_dir:
-        argv += ["--config-dir", args.config_dir]
     try:
-        conf(argv, project=PROJECT, prog=PROG)
+        conf = monitor_conf.parse(args.config_file, args.config_dir,
+                                  PROJECT, PROG, conf)
         validate.check(conf)
     except (cfg.Error, validate.ConfigError) as exc:
         sys.stderr.write("%s: configuration error:\n%s\n" % (PROG, exc))

@@ -28,6 +28,19 @@ def register_opts(conf=CONF):
     log.register_options(conf)
 
 
+def parse(config_files, config_dir, project, prog, conf=None):
+    """A ConfigOpts with every option registered, read from these files."""
+    conf = conf or cfg.ConfigOpts()
+    register_opts(conf)
+    argv = []
+    for path in config_files or []:
+        argv += ["--config-file", path]
+    if config_dir:
+        argv += ["--config-dir", config_dir]
+    conf(argv, project=project, prog=prog)
+    return conf
+
+
 def list_opts():
     """Entry point for oslo-config-generator (namespace instanceha.monitor)."""
     groups = {}

@@ -83,18 +83,11 @@ def unknown_entries(sections, known):
 
 def reparse(conf):
     """A new ConfigOpts read from ``conf``'s files as they are now."""
-    fresh = cfg.ConfigOpts()
-    monitor_conf.register_opts(fresh)
-    argv = []
-    for path in conf.config_file or []:
-        argv += ["--config-file", path]
-    if conf.config_dir:
-        argv += ["--config-dir", conf.config_dir]
     try:
-        fresh(argv, project=conf.project, prog=conf.prog)
+        return monitor_conf.parse(conf.config_file, conf.config_dir,
+                                  conf.project, conf.prog)
     except cfg.Error as exc:
         raise ConfigError(str(exc)) from exc
-    return fresh
 
 
 def check(conf, fresh=False):
