@@ -150,12 +150,17 @@ def status_url(conf):
     return "http://%s:%d" % (conf.status.listen, conf.status.port)
 
 
+def fetch_status(base_url, timeout):
+    """The running monitor's /status, as JSON."""
+    with urllib.request.urlopen(base_url.rstrip("/") + "/status",
+                                timeout=timeout) as response:
+        return json.load(response)
+
+
 def cmd_status(conf, args):
     """Show the running monitor's state (from its status endpoint)."""
     try:
-        url = status_url(conf) + "/status"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            state = json.load(response)
+        state = fetch_status(status_url(conf), timeout=10)
     except (OSError, urllib.error.URLError) as exc:
         sys.stderr.write("%s: no running monitor answers (%s)\n" % (PROG,
                                                                    exc))

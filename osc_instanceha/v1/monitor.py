@@ -2,13 +2,11 @@
 monitor's configuration and live state, from the same client operators
 already use."""
 import argparse
-import json
 import os
 import shutil
 import signal
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 from osc_lib.command import command
@@ -98,9 +96,7 @@ class ShowMonitor(_Local, command.Lister):
     def _live(conf, endpoint):
         try:
             url = endpoint or monitor_cmd.status_url(conf)
-            with urllib.request.urlopen(url.rstrip("/") + "/status",
-                                        timeout=5) as response:
-                state = json.load(response)
+            state = monitor_cmd.fetch_status(url, timeout=5)
         except (OSError, ValueError, urllib.error.URLError) as exc:
             return [("live", "monitor", "not answering (%s)" % exc, "-")]
         rows = [("live", "monitor", "running, pid %s" % state["pid"], url),
@@ -176,9 +172,7 @@ class SetMonitor(_Local, command.Command):
 
 
 def _status(conf):
-    url = monitor_cmd.status_url(conf) + "/status"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
+    return monitor_cmd.fetch_status(monitor_cmd.status_url(conf), timeout=5)
 
 
 def _reload_running(conf, changes, wait=5.0):
