@@ -17,8 +17,6 @@ def state_name(state):
 
 
 class LibvirtRecovery:
-    peer = "libvirt"
-
     def __init__(self, uri):
         self._uri = uri
 

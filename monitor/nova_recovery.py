@@ -23,8 +23,6 @@ def server_facts(server):
 
 
 class NovaRecovery:
-    peer = "Nova"
-
     def __init__(self, connect, action_timeout, clock=time.monotonic,
                  sleep=time.sleep):
         self._connect = connect
