@@ -21,14 +21,10 @@ from tools.cloud import peers
 from tools.cloud import seed as seed_mod
 from tools.lab import faults
 from tools.lab import host
+from tools.lab import monitor_process
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
-DEMO_HEARTBEATS = """
-[introspectiveinstancemonitor]
-guest_monitoring_interval = 5
-guest_monitoring_timeout = 2
-guest_monitoring_failure_threshold = 3
-"""
+DEMO_HEARTBEATS = monitor_process.heartbeat_options(5, 2, 3)
 
 
 def run(clouds_yaml, *args, os_cloud="admin"):
@@ -55,10 +51,8 @@ def fault_and_watch(stack, dom, fault, timeout=120):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = stack.monitor.status() or {}
-        view = next((d for d in state.get("domains", [])
-                     if d["uuid"] == dom.UUIDString()), {})
-        entry = next((e for e in state.get("outbox", {}).get("entries", [])
-                      if e["instance_uuid"] == dom.UUIDString()), None)
+        view = monitor_process.domain_view(state, dom)
+        entry = next(iter(monitor_process.outbox_entries(state, dom)), None)
         lines = []
         if view.get("last_event"):
             lines.append("monitor: %s -> %s" % (view["last_event"],

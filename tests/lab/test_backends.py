@@ -9,19 +9,14 @@ import pytest
 from tools.lab import domain as lab_domain
 from tools.lab import faults
 from tools.lab import monitor_process
+from tools.lab.monitor_process import domain_view
 from tools.lab.stack import HOSTNAME
 from tools.lab.stack import protected_guest
 
 
-def domain(state, dom):
-    return next((d for d in state["domains"]
-                 if d["uuid"] == dom.UUIDString()), {})
-
-
 def accepted(state, dom):
-    return [e for e in state["outbox"]["entries"]
-            if e["instance_uuid"] == dom.UUIDString() and
-            e["state"] == "accepted"]
+    return [e for e in monitor_process.outbox_entries(state, dom)
+            if e["state"] == "accepted"]
 
 
 @pytest.fixture
@@ -44,7 +39,7 @@ def backend_monitor(cloud, seed, tmp_path):
 def test_libvirt_backend_restarts_a_killed_guest_itself(lab, backend_monitor):
     dom = lab.boot_guest()  # no server anywhere: a host without OpenStack
     monitor = backend_monitor("libvirt")
-    monitor.wait_for(lambda s: domain(s, dom).get("state") == "running")
+    monitor.wait_for(lambda s: domain_view(s, dom).get("state") == "running")
 
     killed = time.monotonic()
     faults.kill_qemu(dom)
@@ -63,7 +58,7 @@ def test_nova_backend_hard_reboots_a_hung_guest_after_forensics(
     dom = protected_guest(lab, seed, graphics=True)
     console = lab_domain.console_log(dom)
     monitor = backend_monitor("nova", monitor_process.FAST_HEARTBEATS)
-    monitor.wait_for(lambda s: domain(s, dom).get("heartbeat") ==
+    monitor.wait_for(lambda s: domain_view(s, dom).get("heartbeat") ==
                      "monitored", timeout=60)
 
     faults.hang_kernel(dom)
@@ -71,7 +66,7 @@ def test_nova_backend_hard_reboots_a_hung_guest_after_forensics(
     faults.wait_for_agent(dom, timeout=90)
 
     assert seed.actions(dom.UUIDString()) == ["reboot HARD"]
-    kept = Path(domain(state, dom)["last_forensics"])
+    kept = Path(domain_view(state, dom)["last_forensics"])
     manifest = json.loads((kept / "incident.json").read_text())
     assert set(manifest["files"]) == {"console", "screenshot"}
     assert b"Kernel panic" in (kept / "console.log").read_bytes()

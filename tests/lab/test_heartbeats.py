@@ -3,6 +3,8 @@ recovered; a stopped agent, a paused guest and a slow boot are not."""
 import time
 
 from tools.lab import faults
+from tools.lab.monitor_process import domain_view
+from tools.lab.monitor_process import outbox_entries
 from tools.lab.stack import protected_guest
 from tools.lab.stack import wait_finished
 
@@ -10,18 +12,8 @@ INTERVAL, TIMEOUT, THRESHOLD = 2, 1, 3
 BOUND = THRESHOLD * INTERVAL + TIMEOUT + 6  # seconds, from the issue
 
 
-def view(state, dom):
-    return next((d for d in state["domains"]
-                 if d["uuid"] == dom.UUIDString()), {})
-
-
-def entries(state, dom):
-    return [e for e in state["outbox"]["entries"]
-            if e["instance_uuid"] == dom.UUIDString()]
-
-
 def monitored(dom):
-    return lambda s: view(s, dom).get("heartbeat") == "monitored"
+    return lambda s: domain_view(s, dom).get("heartbeat") == "monitored"
 
 
 def test_hung_kernel_is_detected_in_time_and_recovered(lab, seed,
@@ -31,24 +23,24 @@ def test_hung_kernel_is_detected_in_time_and_recovered(lab, seed,
 
     hung = time.monotonic()
     faults.hang_kernel(dom)
-    state = fast_monitor.wait_for(lambda s: entries(s, dom), timeout=60)
+    state = fast_monitor.wait_for(lambda s: outbox_entries(s, dom), timeout=60)
     detected = time.monotonic() - hung
-    entry, = entries(state, dom)
+    entry, = outbox_entries(state, dom)
     print("\nhang -> notification %.1f s (bound %d s)" % (detected, BOUND))
 
     # from the heartbeats: a hung kernel sends no libvirt event
     assert entry["event"] == "QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED"
     assert detected <= BOUND
     assert "3 consecutive heartbeats failed" in \
-        view(state, dom)["last_notified_reason"]
-    state = fast_monitor.wait_for(lambda s: entries(s, dom)[0][
+        domain_view(state, dom)["last_notified_reason"]
+    state = fast_monitor.wait_for(lambda s: outbox_entries(s, dom)[0][
         "notification_uuid"])
-    assert wait_finished(seed, entries(state, dom)[0][
+    assert wait_finished(seed, outbox_entries(state, dom)[0][
         "notification_uuid"]) == "finished"
     faults.wait_for_agent(dom, timeout=90)
     # answering again after the recovery: watched again, nothing more sent
     state = fast_monitor.wait_for(monitored(dom))
-    assert len(entries(state, dom)) == 1
+    assert len(outbox_entries(state, dom)) == 1
 
 
 def test_stopped_agent_paused_guest_and_slow_boot_are_left_alone(
@@ -61,15 +53,15 @@ def test_stopped_agent_paused_guest_and_slow_boot_are_left_alone(
 
     faults.stop_agent(silent)
     paused.suspend()
-    state = fast_monitor.wait_for(lambda s: view(s, silent).get(
+    state = fast_monitor.wait_for(lambda s: domain_view(s, silent).get(
         "heartbeat") == "not monitored: agent port closed by the guest")
     time.sleep(3 * BOUND / 2)  # well past the detection time of a hang
     state = fast_monitor.status()
 
     for dom in (silent, paused, slow):
-        assert entries(state, dom) == [], view(state, dom)
-    assert view(state, paused)["heartbeat"] == "not monitored: paused"
-    assert view(state, slow)["heartbeat"] == \
+        assert outbox_entries(state, dom) == [], domain_view(state, dom)
+    assert domain_view(state, paused)["heartbeat"] == "not monitored: paused"
+    assert domain_view(state, slow)["heartbeat"] == \
         "not monitored: never connected since the domain started"
     paused.resume()
     fast_monitor.wait_for(monitored(paused))
@@ -87,14 +79,15 @@ def test_healthy_guests_keep_their_schedule_while_others_hang(
     for dom in hung:
         faults.hang_kernel(dom)
     state = fast_monitor.wait_for(
-        lambda s: all(entries(s, d) for d in hung), timeout=60)
+        lambda s: all(outbox_entries(s, d) for d in hung), timeout=60)
     time.sleep(2 * INTERVAL)
     state = fast_monitor.status()
 
-    lateness = [view(state, d)["heartbeat_lateness_ms_max"]
+    lateness = [domain_view(state, d)["heartbeat_lateness_ms_max"]
                 for d in healthy]
     print("\nhealthy guests' heartbeat lateness, max of the last 20, ms: %s"
           % lateness)
-    assert all(view(state, d)["heartbeat_failures"] == 0 for d in healthy)
-    assert all(entries(state, d) == [] for d in healthy)
+    assert all(domain_view(state, d)["heartbeat_failures"] == 0
+               for d in healthy)
+    assert all(outbox_entries(state, d) == [] for d in healthy)
     assert max(lateness) < 500

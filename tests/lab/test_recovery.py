@@ -5,36 +5,28 @@ import time
 from pathlib import Path
 
 from tools.lab import faults
+from tools.lab.monitor_process import domain_view
+from tools.lab.monitor_process import outbox_entries
 from tools.lab.stack import protected_guest
 from tools.lab.stack import wait_finished
 
 QUIET_WINDOW = 8  # seconds in which a wrong notification would have come
 
 
-def entries(state, dom):
-    return [e for e in state["outbox"]["entries"]
-            if e["instance_uuid"] == dom.UUIDString()]
-
-
-def domain(state, dom):
-    return next((d for d in state["domains"]
-                 if d["uuid"] == dom.UUIDString()), {})
-
-
 def test_killed_qemu_is_recovered(lab, seed, monitor):
     dom = protected_guest(lab, seed)
-    monitor.wait_for(lambda s: domain(s, dom).get("state") == "running")
+    monitor.wait_for(lambda s: domain_view(s, dom).get("state") == "running")
 
     killed = time.monotonic()
     faults.kill_qemu(dom)
     state = monitor.wait_for(lambda s: any(
-        e["state"] == "accepted" for e in entries(s, dom)))
+        e["state"] == "accepted" for e in outbox_entries(s, dom)))
     accepted = time.monotonic() - killed
-    entry, = entries(state, dom)
+    entry, = outbox_entries(state, dom)
     assert entry["event"] == "LIFECYCLE/STOPPED_FAILED"
-    assert domain(state, dom)["last_notified_reason"] == \
+    assert domain_view(state, dom)["last_notified_reason"] == \
         "the QEMU process died without being asked to stop"
-    kept = json.loads((Path(domain(state, dom)["last_forensics"]) /
+    kept = json.loads((Path(domain_view(state, dom)["last_forensics"]) /
                        "incident.json").read_text())
     assert kept["files"]["console"]["kept_bytes"] > 0
     assert kept["not_kept"]["screenshot"] == "no graphics device"
@@ -50,16 +42,16 @@ def test_killed_qemu_is_recovered(lab, seed, monitor):
 def test_guest_panic_with_panic_device_is_recovered_once(lab, seed,
                                                           monitor):
     dom = protected_guest(lab, seed, panic_device=True)
-    monitor.wait_for(lambda s: domain(s, dom).get("state") == "running")
+    monitor.wait_for(lambda s: domain_view(s, dom).get("state") == "running")
 
     faults.hang_kernel(dom)  # sysrq crash: the panic device reports it
     state = monitor.wait_for(lambda s: any(
-        e["state"] == "accepted" for e in entries(s, dom)))
+        e["state"] == "accepted" for e in outbox_entries(s, dom)))
     time.sleep(2)  # the STOPPED/CRASHED after PANICKED must not add one
     state = monitor.status()
 
-    assert len(entries(state, dom)) == 1
-    entry = entries(state, dom)[0]
+    assert len(outbox_entries(state, dom)) == 1
+    entry = outbox_entries(state, dom)[0]
     assert wait_finished(seed, entry["notification_uuid"]) == "finished"
     faults.wait_for_agent(dom, timeout=90)
 
@@ -67,7 +59,7 @@ def test_guest_panic_with_panic_device_is_recovered_once(lab, seed,
 def test_death_while_libvirtd_is_down_is_found_on_reconnect(lab, seed,
                                                             monitor):
     dom = protected_guest(lab, seed)
-    monitor.wait_for(lambda s: domain(s, dom).get("state") == "running")
+    monitor.wait_for(lambda s: domain_view(s, dom).get("state") == "running")
 
     lab.libvirtd.stop(kill=True)
     monitor.wait_for(lambda s: not s["libvirt"]["connected"], timeout=30)
@@ -78,10 +70,10 @@ def test_death_while_libvirtd_is_down_is_found_on_reconnect(lab, seed,
     dom = lab.conn.lookupByUUIDString(dom.UUIDString())
 
     state = monitor.wait_for(lambda s: s["libvirt"]["connected"] and any(
-        e["state"] == "accepted" for e in entries(s, dom)), timeout=60)
+        e["state"] == "accepted" for e in outbox_entries(s, dom)), timeout=60)
     assert "while the monitor was not listening" in \
-        domain(state, dom)["last_notified_reason"]
-    entry, = entries(state, dom)
+        domain_view(state, dom)["last_notified_reason"]
+    entry, = outbox_entries(state, dom)
     assert wait_finished(seed, entry["notification_uuid"]) == "finished"
     faults.wait_for_agent(dom, timeout=90)
 
@@ -93,7 +85,7 @@ def test_operations_that_are_not_failures_are_never_sent(lab, seed,
     stopped = protected_guest(lab, seed)
     silent = protected_guest(lab, seed)
     monitor.wait_for(lambda s: all(
-        domain(s, d).get("state") == "running"
+        domain_view(s, d).get("state") == "running"
         for d in (paused, halted, stopped, silent)))
 
     paused.suspend()
@@ -104,14 +96,14 @@ def test_operations_that_are_not_failures_are_never_sent(lab, seed,
     faults.stop_agent(silent)
 
     state = monitor.wait_for(lambda s: (
-        domain(s, paused).get("last_event") == "RESUMED_UNPAUSED" and
-        domain(s, halted).get("last_event") == "STOPPED_SHUTDOWN" and
-        domain(s, stopped).get("last_event") == "STOPPED_DESTROYED"))
+        domain_view(s, paused).get("last_event") == "RESUMED_UNPAUSED" and
+        domain_view(s, halted).get("last_event") == "STOPPED_SHUTDOWN" and
+        domain_view(s, stopped).get("last_event") == "STOPPED_DESTROYED"))
     time.sleep(QUIET_WINDOW)
     state = monitor.status()
 
     for dom in (paused, halted, stopped, silent):
-        assert entries(state, dom) == [], dom.name()
+        assert outbox_entries(state, dom) == [], dom.name()
     for dom in (halted, stopped):
-        assert domain(state, dom)["last_decision"] == "record only"
+        assert domain_view(state, dom)["last_decision"] == "record only"
     assert faults.ping(paused)

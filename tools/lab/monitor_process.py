@@ -10,13 +10,31 @@ from pathlib import Path
 from tools.lab import host
 
 MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
+
+
+def heartbeat_options(interval, timeout, threshold):
+    """The [introspectiveinstancemonitor] lines for these settings."""
+    return ("\n[introspectiveinstancemonitor]\n"
+            "guest_monitoring_interval = %d\n"
+            "guest_monitoring_timeout = %d\n"
+            "guest_monitoring_failure_threshold = %d\n"
+            % (interval, timeout, threshold))
+
+
 # Heartbeats every 2 s, 1 s timeout, 3 failures: a hang found in ~7 s.
-FAST_HEARTBEATS = """
-[introspectiveinstancemonitor]
-guest_monitoring_interval = 2
-guest_monitoring_timeout = 1
-guest_monitoring_failure_threshold = 3
-"""
+FAST_HEARTBEATS = heartbeat_options(2, 1, 3)
+
+
+def domain_view(state, dom):
+    """One domain in the monitor's status ({} until the monitor saw it)."""
+    return next((d for d in state.get("domains", [])
+                 if d["uuid"] == dom.UUIDString()), {})
+
+
+def outbox_entries(state, dom):
+    """The monitor's outbox entries for one domain."""
+    return [e for e in state.get("outbox", {}).get("entries", [])
+            if e["instance_uuid"] == dom.UUIDString()]
 
 
 class MonitorProcess:

@@ -66,21 +66,19 @@ class Stack:
     def hang_and_recover(self, dom):
         """Hang the guest's kernel (no panic device): found only by the
         heartbeats."""
-        self.monitor.wait_for(lambda s: any(
-            d["uuid"] == dom.UUIDString() and
-            d.get("heartbeat") == "monitored" for d in s["domains"]))
+        self.monitor.wait_for(lambda s: monitor_process.domain_view(
+            s, dom).get("heartbeat") == "monitored")
         return self.fault_and_recover(dom, faults.hang_kernel, timeout=180)
 
     def fault_and_recover(self, dom, fault, timeout=60):
         killed = time.monotonic()
         fault(dom)
         state = self.monitor.wait_for(lambda s: any(
-            e["instance_uuid"] == dom.UUIDString() and
-            e["state"] == "accepted" for e in s["outbox"]["entries"]),
+            e["state"] == "accepted"
+            for e in monitor_process.outbox_entries(s, dom)),
             timeout=timeout)
         accepted = time.monotonic() - killed
-        entry = next(e for e in state["outbox"]["entries"]
-                     if e["instance_uuid"] == dom.UUIDString())
+        entry = monitor_process.outbox_entries(state, dom)[0]
         status = wait_finished(self.seed, entry["notification_uuid"])
         faults.wait_for_agent(dom, timeout=120)
         return accepted, time.monotonic() - killed, status
