@@ -26,6 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import compare
 from bench import peer
 from bench import results as results_mod
 from tools.lab import domain as lab_domain
@@ -128,11 +129,6 @@ class Fleet:
         self.add(len(doms), log=lambda _: None)
 
 
-def notified(seed, uuids):
-    return {(n.payload or {}).get("instance_uuid")
-            for n in seed.admin.instance_ha.notifications(type="VM")} & uuids
-
-
 def run_once(fleet, monitor, idle):
     """One monitor on the fleet; returns this run's figures."""
     time.sleep(SETTLE)
@@ -158,7 +154,8 @@ def run_once(fleet, monitor, idle):
     while (len(detected) < len(victims) and
            time.monotonic() - min(faulted.values()) < MISSED_AFTER):
         now = time.monotonic()
-        for uuid in notified(fleet.stack.seed, set(faulted) - set(detected)):
+        for uuid in compare.notified(fleet.stack.seed,
+                                     set(faulted) - set(detected)):
             detected[uuid] = now - faulted[uuid]
         time.sleep(0.25)
     figures["detection"] = [detected.get(uuid) for uuid in faulted]

@@ -2,16 +2,15 @@
 and Keystone tokens: what it asks of Nova for each state a server can be
 in, and the monitor recovering a dead domain with no Masakari at all."""
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from monitor import nova_recovery
 from monitor import outbox
 from tests import monitor_harness as harness
+from tests.functional.test_monitor_masakari import MONITOR
+from tests.functional.test_monitor_masakari import monitor_conf
 
-MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
 HOST = "compute-nova-backend"
 DEATH = {"event": "LIFECYCLE", "vir_domain_event": "STOPPED_FAILED"}
 HANG = {"event": "QEMU_GUEST_AGENT_ERROR",
@@ -21,6 +20,12 @@ HANG = {"event": "QEMU_GUEST_AGENT_ERROR",
 @pytest.fixture
 def recover(seed):
     return nova_recovery.NovaRecovery(lambda: seed.admin, action_timeout=10)
+
+
+def nova_backend_conf(tmp_path, cloud, hostname):
+    path = monitor_conf(tmp_path, cloud, hostname)
+    path.write_text(path.read_text() + "[recovery]\nbackend = nova\n")
+    return path
 
 
 def body(uuid, payload, hostname=HOST):
@@ -73,19 +78,8 @@ def test_monitor_recovers_through_nova_without_masakari(
     dom, = domains.create()
     seed.server(seed.image().id, id=dom.UUIDString(), host=HOST,
                 metadata={"HA_Enabled": "True"})
-    conf = harness.load_conf(harness.write_conf(tmp_path, """\
-[DEFAULT]
-hostname = {host}
-state_path = {state}
-[libvirt]
-connection_uri = test:///default
-[status]
-port = 0
-[recovery]
-backend = nova
-""".format(host=HOST, state=tmp_path / "state")
-        + local_cloud.monitor_api_section()))
-    monitor = harness.RunningMonitor(conf)
+    monitor = harness.RunningMonitor(harness.load_conf(
+        nova_backend_conf(tmp_path, local_cloud, HOST)))
     try:
         monitor.process_dies(dom)
         monitor.wait_for(lambda: monitor.monitor.outbox.entries(
@@ -104,13 +98,8 @@ def test_check_asks_nova_for_this_host(tmp_path, local_cloud, seed):
     seed.compute_service(known)
     results = {}
     for name in (known, "not-a-compute-host"):
-        path = tmp_path / name / "instanceha-monitor.conf"
-        path.parent.mkdir()
-        path.write_text("[DEFAULT]\nhostname = %s\nstate_path = %s\n"
-                        "[libvirt]\nconnection_uri = test:///default\n"
-                        "[recovery]\nbackend = nova\n"
-                        % (name, path.parent / "state")
-                        + local_cloud.monitor_api_section())
+        (tmp_path / name).mkdir()
+        path = nova_backend_conf(tmp_path / name, local_cloud, name)
         results[name] = subprocess.run(
             [MONITOR, "check", "--config-file", str(path)],
             capture_output=True, text=True)
