@@ -6,11 +6,12 @@ the lab what it sees on a compute host.
 """
 import datetime
 import uuid as _uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import libvirt
+
+from monitor import forensics
 
 NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.1"
 LAB_MARK = '<nova:package version="instanceha-lab"/>'
@@ -87,10 +88,9 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
 
 
 def console_log(dom):
-    """The file the guest's serial console writes to."""
-    serial = ET.fromstring(dom.XMLDesc(0)).find(
-        "./devices/serial[@type='file']/source")
-    return Path(serial.get("path"))
+    """The file the guest's serial console writes to (found the way the
+    monitor's forensics find it)."""
+    return Path(forensics.console_logs(dom.XMLDesc(0))[0])
 
 
 def remove(dom):
