@@ -36,6 +36,7 @@ def cmd_start(conf, _args):
     """Run the monitor in the foreground (SIGTERM or SIGINT stop it,
     SIGHUP reloads the mutable options)."""
     from monitor import service
+    from monitor import store
 
     log.setup(conf, PROG)
 
@@ -48,9 +49,11 @@ def cmd_start(conf, _args):
         loop.add_signal_handler(signal.SIGHUP, monitor.reload)
         await monitor.run(stop)
 
-    # Not asyncio.run(): libvirt keeps its event callbacks on this loop
-    # until the process ends, so the loop must not be closed before.
-    asyncio.new_event_loop().run_until_complete(main())
+    try:
+        asyncio.run(main())
+    except store.StateLocked as exc:
+        sys.stderr.write("%s: %s\n" % (PROG, exc))
+        return 1
     return 0
 
 
@@ -198,20 +201,26 @@ def cmd_status(conf, args):
 
 
 def cmd_clear_quarantine(conf, args):
-    """Let a quarantined VM be recovered again (restart budget reset)."""
-    request = urllib.request.Request(
-        "%s/quarantine/%s/clear" % (status_url(conf), args.uuid),
-        method="POST")
+    """Let a quarantined VM be recovered again (restart budget reset).
+    Root only: it talks to the monitor's control socket."""
+    from monitor import control
+
+    path = Path(conf.state_path) / control.SOCKET
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            print("cleared %s" % json.load(response)["cleared"])
-            return 0
-    except urllib.error.HTTPError as exc:
-        sys.stderr.write("%s: %s\n" % (PROG, json.load(exc)["error"]))
-    except (OSError, urllib.error.URLError) as exc:
-        sys.stderr.write("%s: no running monitor answers (%s)\n"
-                         % (PROG, exc))
-    return 1
+        code, answer = control.post(path, "/quarantine/%s/clear" % args.uuid)
+    except PermissionError:
+        sys.stderr.write("%s: %s is root's: run this as root\n"
+                         % (PROG, path))
+        return 1
+    except OSError as exc:
+        sys.stderr.write("%s: no running monitor answers on %s (%s)\n"
+                         % (PROG, path, exc.strerror or exc))
+        return 1
+    if code != 200:
+        sys.stderr.write("%s: %s\n" % (PROG, answer.get("error", code)))
+        return 1
+    print("cleared %s" % answer["cleared"])
+    return 0
 
 
 COMMANDS = {"start": cmd_start, "check": cmd_check, "status": cmd_status,

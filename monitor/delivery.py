@@ -1,93 +1,167 @@
 """Delivers the outbox to the recovery backend until each entry is final.
 
-Runs on the event loop; each POST runs in a worker thread so a slow or
-unreachable backend never blocks libvirt events.  Nothing is dropped:
-entries without a final answer are retried with jittered exponential
-backoff for as long as it takes, across restarts (they are on disk).
+Every entry is its own attempt in its own worker thread, at most
+``concurrency`` at once: a send that hangs until its HTTP timeout holds
+one slot and delays no other entry.  Entries without a final answer are
+retried with jittered exponential backoff (``retry_interval`` up to
+``retry_max_interval``) for as long as it takes, across restarts (they are
+on disk).  When the backend answers again (accepted or refused), every
+entry waiting out a backoff is due at once, so an outage of any length
+ends with all of them sent promptly.
+
+A backend is any callable ``send(body) -> Outcome``; it runs in a worker
+thread and tells, in its own terms, whether the recovery was accepted,
+refused for good, or must be tried again.
 """
 import asyncio
+import dataclasses
 import logging
 import random as _random
 
-from monitor import outbox as _outbox
+from monitor import store as store_mod
+from monitor import threads
 
 LOG = logging.getLogger(__name__)
 
-PARALLEL_SENDS = 4
+ACCEPTED, REJECTED, RETRY = "accepted", "rejected", "retry"
+OUTCOMES = (ACCEPTED, REJECTED, RETRY)
+_STATE = {ACCEPTED: store_mod.ACCEPTED, REJECTED: store_mod.REJECTED,
+          RETRY: store_mod.PENDING}
+# With nothing else to wake it, the worker looks again this often (for
+# the overdue warning).
+IDLE_WAKE = 60.0
 
 
-class Answer:
-    """A backend's answer to one outbox entry, in HTTP terms because the
-    outbox classifies by them: 2xx done, 400/409 final refusal, anything
-    else (None: no answer) retried."""
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    kind: str  # ACCEPTED, REJECTED (final) or RETRY
+    detail: str
+    notification_uuid: str | None = None
+    config_error: bool = False  # a refusal the operator must fix
 
-    def __init__(self, status_code, detail, notification_uuid=None):
-        self.status_code = status_code
-        self.detail = detail
-        self.notification_uuid = notification_uuid
+
+def accepted(detail, notification_uuid=None):
+    return Outcome(ACCEPTED, detail, notification_uuid)
+
+
+def rejected(detail, config_error=False):
+    return Outcome(REJECTED, detail, config_error=config_error)
+
+
+def retry(detail):
+    return Outcome(RETRY, detail)
+
+
+def backoff(attempts, base, cap, random):
+    """Delay before the next attempt: full jitter over base * 2**n, capped.
+
+    ``random`` returns a float in [0, 1); injected so tests are exact.
+    """
+    ceiling = min(cap, base * (2 ** max(attempts - 1, 0)))
+    return ceiling * random()
 
 
 class Delivery:
-    def __init__(self, outbox, send, clock, metrics, base_delay, max_delay,
-                 random=_random.random, peer="Masakari"):
-        self._outbox = outbox
+    def __init__(self, store, send, clock, metrics, pool, base_delay,
+                 max_delay, overdue_after, random=_random.random,
+                 peer="Masakari"):
+        self._store = store
         self._send = send
         self._clock = clock
         self._metrics = metrics
+        self._pool = pool
         self._base = base_delay
         self._cap = max_delay
+        self.overdue_after = overdue_after
         self._random = random
         self._peer = peer
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(PARALLEL_SENDS)
+        self._inflight = {}  # key -> task
+        self._overdue = set()  # keys already reported overdue
 
     def wake(self):
         self._wake.set()
 
     async def run(self):
-        while True:
-            self._wake.clear()
-            due = self._outbox.due()
-            if due:
-                await asyncio.gather(*(self._deliver(e) for e in due))
-                continue
-            self._metrics.outbox_depth.set(self._outbox.depth())
-            next_at = self._outbox.next_due_at()
-            timeout = None if next_at is None else max(
-                0.0, next_at - self._clock())
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+        try:
+            while True:
+                self._wake.clear()
+                free = self._pool.size - len(self._inflight)
+                if free > 0:
+                    for entry in self._store.due(free, self._inflight):
+                        self._inflight[entry["key"]] = asyncio.ensure_future(
+                            self._attempt(entry))
+                self._report_overdue()
+                try:
+                    await threads.within(self._wake.wait(), self._next_wake())
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            for task in self._inflight.values():
+                task.cancel()  # the entries stay pending on disk
 
-    async def _deliver(self, entry):
-        async with self._slots:
-            answer = await asyncio.get_running_loop().run_in_executor(
-                None, self._send, entry["body"])
-        delay = _outbox.backoff(entry["attempts"] + 1, self._base, self._cap,
-                                self._random)
-        state = self._outbox.record(entry["id"], answer.status_code,
-                                    answer.detail, delay,
-                                    answer.notification_uuid)
-        self._metrics.notifications.labels(state).inc()
-        payload = entry["body"]["payload"]
+    def _next_wake(self):
+        now = self._clock()
+        times = [now + IDLE_WAKE]
+        if len(self._inflight) < self._pool.size:
+            due = self._store.next_due_at(self._inflight)
+            if due is not None:
+                times.append(due)
+        return max(0.0, min(times) - now)
+
+    async def _attempt(self, entry):
+        body = entry["body"]
+        try:
+            outcome = await self._pool.run(self._send, body)
+        except Exception as exc:  # a backend bug: logged, and tried again
+            LOG.exception("Recovery backend failed on %s", entry["key"])
+            outcome = retry("%s: %s" % (type(exc).__name__, exc))
+        finally:
+            del self._inflight[entry["key"]]
+            self._wake.set()
+        delay = backoff(entry["attempts"] + 1, self._base, self._cap,
+                        self._random)
+        self._store.record(entry["id"], _STATE[outcome.kind], outcome.detail,
+                           delay, outcome.notification_uuid)
+        self._metrics.notifications.labels(outcome.kind).inc()
+        payload = body["payload"]
         what = "%s %s/%s" % (payload["instance_uuid"], payload["event"],
                              payload["vir_domain_event"])
-        if state == _outbox.ACCEPTED:
+        if outcome.kind == RETRY:
+            LOG.warning("Delivery of %s failed (attempt %d, next in %.1f s):"
+                        " %s", what, entry["attempts"] + 1, delay,
+                        outcome.detail)
+            return
+        self._overdue.discard(entry["key"])
+        if outcome.kind == ACCEPTED:
             self._metrics.delivery_latency.observe(
                 self._clock() - entry["created_at"])
             LOG.info("%s accepted %s (%s)", self._peer, what,
-                     answer.notification_uuid or answer.detail)
-        elif state == _outbox.REJECTED:
-            if answer.status_code == 400 and "host" in answer.detail.lower():
-                LOG.error("Configuration error: %s refused %s: %s. Is "
-                          "[DEFAULT] hostname = %s registered as a Masakari "
-                          "host?", self._peer, what, answer.detail,
-                          entry["body"]["hostname"])
-            else:
-                LOG.warning("%s refused %s for good: %s", self._peer, what,
-                            answer.detail)
+                     outcome.notification_uuid or outcome.detail)
+        elif outcome.config_error:
+            LOG.error("Configuration error: %s refused %s: %s. Is "
+                      "[DEFAULT] hostname = %s registered as a Masakari "
+                      "host?", self._peer, what, outcome.detail,
+                      body["hostname"])
         else:
-            LOG.warning("Delivery of %s failed (attempt %d, next in %.1f s):"
-                        " %s", what, entry["attempts"] + 1, delay,
-                        answer.detail)
+            LOG.warning("%s refused %s for good: %s", self._peer, what,
+                        outcome.detail)
+        woken = self._store.wake_all()  # it answers: nobody waits longer
+        if woken:
+            LOG.info("%s answers again: %d pending notifications are due "
+                     "now", self._peer, woken)
+
+    def _report_overdue(self):
+        """One warning per entry pending longer than ``overdue_after``
+        (masakari-monitors' retry_max x retry_interval, where it would
+        have given up; this monitor goes on)."""
+        limit = self._clock() - self.overdue_after
+        for entry in self._store.entries(store_mod.PENDING):
+            if entry["created_at"] < limit and \
+                    entry["key"] not in self._overdue:
+                self._overdue.add(entry["key"])
+                LOG.warning("Notification %s is overdue: pending for %.0f s "
+                            "after %d attempts (last error: %s); still "
+                            "trying", entry["key"],
+                            self._clock() - entry["created_at"],
+                            entry["attempts"], entry["last_error"])

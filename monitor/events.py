@@ -12,15 +12,9 @@ import dataclasses
 
 import libvirt
 
-AGENT_CONNECTED = \
-    libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
-AGENT_CLOSED_BY_GUEST = \
-    libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL
-
-LIFECYCLE = "LIFECYCLE"
-IO_ERROR = "IO_ERROR"
-STOPPED_FAILED = "STOPPED_FAILED"
-IO_ERROR_REPORT = "IO_ERROR_REPORT"
+from monitor import notification
+from monitor.notification import IO_ERROR
+from monitor.notification import LIFECYCLE
 
 
 def _names(prefix, exclude=()):
@@ -70,17 +64,6 @@ RECOVER = {
 }
 
 
-# The domain state a lifecycle event leaves behind (others change nothing).
-STATE_AFTER = {
-    libvirt.VIR_DOMAIN_EVENT_STARTED: libvirt.VIR_DOMAIN_RUNNING,
-    libvirt.VIR_DOMAIN_EVENT_RESUMED: libvirt.VIR_DOMAIN_RUNNING,
-    libvirt.VIR_DOMAIN_EVENT_SUSPENDED: libvirt.VIR_DOMAIN_PAUSED,
-    libvirt.VIR_DOMAIN_EVENT_STOPPED: libvirt.VIR_DOMAIN_SHUTOFF,
-    libvirt.VIR_DOMAIN_EVENT_CRASHED: libvirt.VIR_DOMAIN_CRASHED,
-    libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: libvirt.VIR_DOMAIN_PMSUSPENDED,
-}
-
-
 def event_name(event, detail):
     detail_name = DETAIL_NAMES.get(event, {}).get(detail, str(detail))
     return "%s_%s" % (EVENT_NAMES.get(event, str(event)), detail_name)
@@ -90,13 +73,13 @@ def classify_lifecycle(event, detail):
     name = event_name(event, detail)
     why = RECOVER.get((event, detail))
     if why:
-        return Classified(name, (LIFECYCLE, STOPPED_FAILED), why)
+        return Classified(name, notification.PROCESS_DIED, why)
     return Classified(name, None, "not a failure Masakari recovers")
 
 
 def classify_io_error(action):
     if action == libvirt.VIR_DOMAIN_EVENT_IO_ERROR_REPORT:
-        return Classified(IO_ERROR_REPORT, (IO_ERROR, IO_ERROR_REPORT),
+        return Classified("IO_ERROR_REPORT", notification.IO_REPORTED,
                           "an I/O error was reported to the guest")
     name = {libvirt.VIR_DOMAIN_EVENT_IO_ERROR_NONE: "IO_ERROR_NONE",
             libvirt.VIR_DOMAIN_EVENT_IO_ERROR_PAUSE: "IO_ERROR_PAUSE"}.get(
@@ -114,61 +97,18 @@ def payload_for(classified, forward_ignored=False):
     return None
 
 
-def incident_key(instance_uuid, boot, payload):
-    """One notification per instance, boot and payload.
-
-    ``boot`` is the libvirt domain id the instance had while it ran: a new
-    start gets a new id, so a second crash after a recovery is a new
-    incident, while the same crash seen twice (event and reconcile, or before
-    and after a monitor restart) is not.
-    """
-    return "%s/%s/%s/%s" % (instance_uuid, boot, payload[0], payload[1])
-
-
-# -- reconcile ------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class DomainState:
-    uuid: str
-    name: str
-    dom_id: int  # -1 when not running
-    state: int
-    reason: int
-    agent: str | None = None  # channel: None, "connected", "disconnected"
-
-
-def is_running(state):
-    return state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_PAUSED,
-                     libvirt.VIR_DOMAIN_BLOCKED,
-                     libvirt.VIR_DOMAIN_PMSUSPENDED,
-                     libvirt.VIR_DOMAIN_SHUTDOWN)
-
-
-def deaths_while_away(known_running, current):
-    """Deaths that happened while no events could be received.
-
-    ``known_running`` maps instance UUID -> boot (domain id) for the domains
-    last seen running; ``current`` maps UUID -> DomainState as listed now.
-    A domain that was running and is now shut off for reason *crashed*, or
-    sits in the *crashed* state, died unseen.  A domain that is gone, shut
-    off for another reason or running again is not reported.
-    """
-    deaths = []
-    for uuid, boot in sorted(known_running.items()):
-        domain = current.get(uuid)
-        if domain is None:
-            continue
-        if domain.state == libvirt.VIR_DOMAIN_SHUTOFF and \
-                domain.reason == libvirt.VIR_DOMAIN_SHUTOFF_CRASHED:
-            classified = Classified(
-                "STOPPED_FAILED", (LIFECYCLE, STOPPED_FAILED),
-                "the QEMU process died while the monitor was not "
-                "listening (found shut off, reason crashed)")
-        elif domain.state == libvirt.VIR_DOMAIN_CRASHED:
-            classified = Classified(
-                "CRASHED_PANICKED", (LIFECYCLE, STOPPED_FAILED),
-                "the guest crashed while the monitor was not listening")
-        else:
-            continue
-        deaths.append((domain, boot, classified))
-    return deaths
+def died_unseen(state, reason):
+    """A domain found in this state by a listing, after it was last seen
+    running, died while no event could reach the monitor: shut off for
+    reason *crashed* (the QEMU process died) or sitting *crashed*."""
+    if state == libvirt.VIR_DOMAIN_SHUTOFF and \
+            reason == libvirt.VIR_DOMAIN_SHUTOFF_CRASHED:
+        return Classified(
+            "STOPPED_FAILED", notification.PROCESS_DIED,
+            "the QEMU process died while the monitor was not listening "
+            "(found shut off, reason crashed)")
+    if state == libvirt.VIR_DOMAIN_CRASHED:
+        return Classified(
+            "CRASHED_PANICKED", notification.PROCESS_DIED,
+            "the guest crashed while the monitor was not listening")
+    return None

@@ -5,16 +5,26 @@ so a panic message or a hung kernel's last lines are gone once Nova or
 Masakari acts.  One directory per incident under
 ``<state_path>/forensics``, each file bounded, the oldest incidents
 removed; ``incident.json`` says what was kept and, for what was not, why.
-Runs in a worker thread with a libvirt connection of its own.
+Runs in a worker thread with a libvirt connection of its own.  Everything
+is written 0600 in 0700 directories: a console tail can hold what
+cloud-init printed, passwords included.
 """
+import asyncio
 import datetime
 import json
+import logging
 import shutil
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import libvirt
+
+from monitor import observations as obs
+from monitor import private
+from monitor import threads
+
+LOG = logging.getLogger(__name__)
 
 MANIFEST = "incident.json"
 _EXTENSIONS = {"image/png": "png", "image/x-portable-pixmap": "ppm"}
@@ -78,7 +88,7 @@ def _screenshot(conn, dom, target, limit):
         stream.abort()
         raise
     path = target.with_suffix("." + _EXTENSIONS.get(mime, "bin"))
-    path.write_bytes(bytes(data))
+    private.write_bytes(path, bytes(data))
     return path.name, None
 
 
@@ -89,8 +99,7 @@ def capture(uri, uuid, directory, settings, facts):
     itself knew (event, reason, heartbeat history), stored as given.
     """
     started = time.monotonic()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private.make_dir(directory)
     manifest = {"instance_uuid": uuid, "files": {}, "not_kept": {},
                 "monitor": facts}
     conn = None
@@ -109,7 +118,7 @@ def capture(uri, uuid, directory, settings, facts):
             except OSError as exc:
                 manifest["not_kept"]["console"] = "%s: %s" % (path, exc)
                 continue
-            (directory / "console.log").write_bytes(data)
+            private.write_bytes(directory / "console.log", data)
             manifest["files"]["console"] = {
                 "file": "console.log", "source": path, "source_bytes": size,
                 "kept_bytes": len(data)}
@@ -137,5 +146,54 @@ def capture(uri, uuid, directory, settings, facts):
         if conn is not None:
             conn.close()
         manifest["capture_seconds"] = round(time.monotonic() - started, 3)
-        (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        private.write_text(directory / MANIFEST,
+                           json.dumps(manifest, indent=2))
     return manifest
+
+
+class Forensics:
+    """Runs captures for ``Capture`` effects and posts ``Captured`` when
+    each is done or its time ran out (the held recovery is then sent)."""
+
+    def __init__(self, uri, root, settings, pool, post, clock=time.time):
+        self._uri = uri
+        self.root = Path(root)
+        self.settings = settings  # the [forensics] group
+        self._pool = pool
+        self._post = post
+        self._clock = clock
+        self._tasks = set()
+
+    def start(self, effect):
+        task = asyncio.ensure_future(self._capture(effect))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _capture(self, effect):
+        settings = self.settings
+        directory = incident_dir(self.root, effect.uuid, self._clock())
+        kept = why = None
+        try:
+            private.make_dir(self.root)
+            manifest = await threads.within(self._pool.run(
+                capture, self._uri, effect.uuid, directory, settings,
+                effect.facts), settings.timeout)
+            kept = str(directory)
+            LOG.info("%s (%s): forensics kept in %s in %.3f s (%s)",
+                     effect.name, effect.uuid, directory,
+                     manifest["capture_seconds"],
+                     ", ".join(manifest["files"]) or "nothing")
+        except Exception as exc:  # the recovery goes out regardless
+            why = str(exc) or type(exc).__name__
+            LOG.warning("%s (%s): forensics not kept: %s", effect.name,
+                        effect.uuid, why)
+        self._post(obs.Captured(effect.uuid, effect.key, kept, why))
+        try:
+            await self._pool.run(prune, self.root, settings.max_incidents)
+        except OSError as exc:
+            LOG.warning("Old forensics not pruned: %s", exc)
+
+    async def close(self):
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -3,8 +3,8 @@ domains.  Runs in a delivery worker thread with a connection of its own,
 so a slow libvirt call never holds the event loop."""
 import libvirt
 
+from monitor import delivery
 from monitor import recovery_plan as plan_mod
-from monitor.delivery import Answer
 
 _RUNNING = (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED)
 _PAUSED = (libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PMSUSPENDED)
@@ -25,22 +25,22 @@ class LibvirtRecovery:
         try:
             conn = libvirt.open(self._uri)
         except libvirt.libvirtError as exc:
-            return Answer(None, "cannot open %s: %s" % (self._uri, exc))
+            return delivery.retry("cannot open %s: %s" % (self._uri, exc))
         try:
             dom = self._lookup(conn, payload["instance_uuid"])
             plan = plan_mod.libvirt_plan(
                 payload, None if dom is None else state_name(dom.state()[0]),
                 dom is not None and dom.isPersistent())
             if plan.outcome == plan_mod.REFUSE:
-                return Answer(409, plan.why)
+                return delivery.rejected(plan.why)
             for step in plan.steps:
                 {plan_mod.DESTROY: dom.destroy, plan_mod.CREATE: dom.create,
                  plan_mod.RESET: lambda: dom.reset(0)}[step]()
         except libvirt.libvirtError as exc:  # retried, from the new state
-            return Answer(None, "libvirt: %s" % exc)
+            return delivery.retry("libvirt: %s" % exc)
         finally:
             conn.close()
-        return Answer(202, "libvirt: %s done (%s)" % (
+        return delivery.accepted("libvirt: %s done (%s)" % (
             ", ".join(plan.steps), plan.why))
 
     @staticmethod

@@ -1,24 +1,51 @@
-"""The libvirt connection: events on the asyncio loop, reconnect, reconcile.
+"""The libvirt connection: events in, observations out.
 
-libvirt's own event loop runs on asyncio (libvirtaio), so callbacks arrive
-on the monitor's loop.  Blocking calls (open, list, state) run in worker
-threads.  The connection is read-write (guest-agent commands need it), kept
-alive, and reopened with backoff whenever it closes: libvirtd going away is
-never a reason to exit.  Events are not replayed after a reconnect, so every
-(re)connect ends with a reconcile that lists the domains again.
+libvirt's *default* event implementation runs on one daemon thread
+(``virEventRegisterDefaultImpl`` + ``virEventRunDefaultImpl``, as Nova
+does), and every callback is handed to the asyncio loop with
+``call_soon_threadsafe``.  Not libvirtaio: once registered it manages the
+handles and timers of every connection of the process from the asyncio
+loop, and it is not thread-safe, while libvirt's client updates its socket
+watch from whichever thread makes an RPC; pings and listings run in worker
+threads.
+
+The connection is read-write (guest-agent commands need it), kept alive,
+and reopened with a short bounded backoff whenever it closes: libvirtd
+going away is never a reason to exit.  Events are not replayed after a
+reconnect, so every (re)connect ends with a listing (``Connected``); the
+domains whose events arrived while the listing ran are named in it, since
+their events are newer than what the listing saw.
 """
 import asyncio
 import logging
+import re
+import threading
+import time
+import urllib.parse
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import libvirt
-import libvirtaio
 
-from monitor import events
+from monitor import observations as obs
+from monitor import threads
 
 LOG = logging.getLogger(__name__)
 
-_EVENT_IMPL_REGISTERED = False
+AGENT_PORT = "org.qemu.guest_agent.0"
+HOST_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+AGENT_CONNECTED = \
+    libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED
+AGENT_CLOSED_BY_GUEST = \
+    libvirt.VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL
+CLOSE_REASONS = {
+    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "error",
+    libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "end of file",
+    libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "keepalive timeout",
+    libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed by client"}
+
+_EVENTS = threading.Lock()
+_event_thread = None
 
 
 def _ignore_libvirt_errors(_ctx, _err):
@@ -29,122 +56,187 @@ def register_error_handler():
     libvirt.registerErrorHandler(_ignore_libvirt_errors, None)
 
 
-def register_event_impl(loop):
-    global _EVENT_IMPL_REGISTERED
-    if not _EVENT_IMPL_REGISTERED:
+def start_event_loop():
+    """Once per process, before the monitor's connection is opened."""
+    global _event_thread
+    with _EVENTS:
+        if _event_thread is not None:
+            return
         register_error_handler()
-        libvirtaio.virEventRegisterAsyncIOImpl(loop=loop)
-        _EVENT_IMPL_REGISTERED = True
+        libvirt.virEventRegisterDefaultImpl()
+        _event_thread = threading.Thread(target=_run_events, daemon=True,
+                                         name="libvirt-events")
+        _event_thread.start()
 
 
-AGENT_PORT = "org.qemu.guest_agent.0"
+def _run_events():
+    while True:
+        try:
+            libvirt.virEventRunDefaultImpl()
+        except libvirt.libvirtError as exc:  # keep dispatching
+            LOG.error("libvirt event loop: %s", exc)
 
 
-def agent_channel_state(domain_xml):
-    """None without a guest-agent channel, else its live state.
+def domain_facts(xml, sock_path_pattern=None):
+    """(channel, agent connected, balloon stats period) from domain XML.
 
-    The channel is found by its target name, as Nova defines it; the socket
-    path (masakari-monitors' qemu_guest_agent_sock_path) is not needed.
+    The agent channel is found by its target name, as Nova defines it, or
+    by its socket path matching masakari-monitors'
+    ``qemu_guest_agent_sock_path``.  Its live state is None when libvirt
+    does not say (a driver without one, an inactive domain).
     """
-    root = ElementTree.fromstring(domain_xml)
-    for target in root.findall("./devices/channel/target"):
-        if target.get("name") == AGENT_PORT:
-            return target.get("state") or "disconnected"
-    return None
+    root = ElementTree.fromstring(xml)
+    channel, connected = False, None
+    for device in root.findall("./devices/channel"):
+        target, source = device.find("target"), device.find("source")
+        path = source.get("path", "") if source is not None else ""
+        if (target is not None and target.get("name") == AGENT_PORT) or (
+                sock_path_pattern and path and
+                re.fullmatch(sock_path_pattern, path)):
+            channel = True
+            state = target.get("state") if target is not None else None
+            connected = {"connected": True,
+                         "disconnected": False}.get(state)
+    period = None
+    stats = root.find("./devices/memballoon/stats")
+    if stats is not None and stats.get("period"):
+        period = int(stats.get("period"))
+    return channel, connected, period
 
 
-def domain_states(conn):
-    """Every domain with its state, and the handles (blocking: run in a
-    thread)."""
-    states, handles = {}, {}
+def host_boot_id(uri):
+    """This host's boot id for a local URI (None for a remote host)."""
+    if urllib.parse.urlsplit(uri).hostname:
+        return None
+    try:
+        return HOST_BOOT_ID.read_text().strip()
+    except OSError:
+        return None
+
+
+def list_domains(conn, sock_path_pattern=None):
+    """Every domain and its handle (blocking: run in a worker)."""
+    domains, handles = [], {}
     for dom in conn.listAllDomains():
         try:
             state, reason = dom.state()
-            agent = agent_channel_state(dom.XMLDesc(0))
+            facts = domain_facts(dom.XMLDesc(0), sock_path_pattern)
         except libvirt.libvirtError:
             continue  # undefined while we listed
         uuid = dom.UUIDString()
-        states[uuid] = events.DomainState(uuid, dom.name(), dom.ID(), state,
-                                          reason, agent)
+        domains.append(obs.Domain(uuid, dom.name(), dom.ID(), state, reason,
+                                  *facts))
         handles[uuid] = dom
-    return states, handles
+    return tuple(domains), handles
 
 
 class Watcher:
-    """Keeps one connection open and feeds the handler.
+    """Keeps one connection open and posts what it sees to ``post``."""
 
-    ``handler`` has ``lifecycle(dom, event, detail)``,
-    ``io_error(dom, action)``, ``agent_lifecycle(dom, state, reason)``,
-    ``rebooted(dom)``, ``reconciled(states, handles)`` and
-    ``connection_changed(connected, error)``.
-    """
-
-    def __init__(self, uri, handler, keepalive_interval=5,
-                 keepalive_count=3, min_backoff=0.5, max_backoff=30.0):
+    def __init__(self, uri, post, pool, keepalive=(2, 3), min_backoff=0.1,
+                 max_backoff=0.5, call_timeout=30.0, sock_path_pattern=None):
         self.uri = uri
-        self._handler = handler
-        self._keepalive = (keepalive_interval, keepalive_count)
+        self._post = post
+        self._pool = pool
+        self._keepalive = keepalive
         self._min_backoff = min_backoff
-        self._max_backoff = max_backoff
+        self.max_backoff = max_backoff
+        self._timeout = call_timeout
+        self._sock_path = sock_path_pattern
         self.conn = None
+        self._callback_ids = []
+        self._handles = {}  # uuid -> virDomain of the current connection
+        self._listing = None  # uuids with events while a listing runs
         self._closed = None
+        self._loop = None
+        self._tasks = set()
+
+    def domain(self, uuid):
+        """The handle of a domain on the current connection, or None."""
+        return self._handles.get(uuid)
 
     async def run(self):
-        loop = asyncio.get_running_loop()
-        register_event_impl(loop)
+        self._loop = asyncio.get_running_loop()
+        start_event_loop()
         delay = self._min_backoff
         while True:
             try:
-                await self._connect(loop)
-            except libvirt.libvirtError as exc:
-                self._handler.connection_changed(False, str(exc))
+                await self._connect()
+            except (libvirt.libvirtError, asyncio.TimeoutError) as exc:
+                why = str(exc) or "no answer within %.0f s" % self._timeout
+                self._teardown()
+                self._post(obs.Disconnected(why))
                 LOG.warning("libvirt %s unavailable (%s); retrying in "
-                            "%.1f s", self.uri, exc, delay)
+                            "%.1f s", self.uri, why, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
+                delay = min(delay * 2, self.max_backoff)
                 continue
             delay = self._min_backoff
             reason = await self._closed
             self._teardown()
-            self._handler.connection_changed(False, reason)
+            self._post(obs.Disconnected(reason))
             LOG.warning("libvirt connection closed (%s); reconnecting",
                         reason)
 
-    async def _connect(self, loop):
-        conn = await loop.run_in_executor(None, libvirt.open, self.uri)
-        self._closed = loop.create_future()
+    async def poll_stats(self, interval):
+        """``GuestStats`` of every running domain, one bulk call each
+        ``interval()`` seconds (None: not now, ask again in a second)."""
+        while True:
+            period = interval()
+            if period is not None and self.conn is not None:
+                try:
+                    stats = await self._call(
+                        self.conn.getAllDomainStats,
+                        libvirt.VIR_DOMAIN_STATS_BALLOON |
+                        libvirt.VIR_DOMAIN_STATS_CPU_TOTAL,
+                        libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
+                except (libvirt.libvirtError, asyncio.TimeoutError) as exc:
+                    LOG.warning("Guest statistics not read: %s",
+                                exc or "no answer")
+                else:
+                    self._post(obs.GuestStats(tuple(
+                        (dom.UUIDString(), values.get("balloon.last-update"),
+                         values.get("cpu.time")) for dom, values in stats)))
+            await asyncio.sleep(period or 1.0)
+
+    async def _call(self, fn, *args):
+        return await threads.within(self._pool.run(fn, *args),
+                                    self._timeout)
+
+    async def _connect(self):
+        self.conn = conn = await self._call(libvirt.open, self.uri)
+        self._closed = self._loop.create_future()
+        await self._call(self._register, conn)
+        self._listing = set()
+        try:
+            domains, handles = await self._call(list_domains, conn,
+                                                self._sock_path)
+        finally:
+            touched, self._listing = self._listing, None
+        self._handles = handles
+        self._post(obs.Connected(domains, host_boot_id(self.uri),
+                                 frozenset(touched)))
+        LOG.info("Connected to %s; %d domains", self.uri, len(domains))
+
+    def _register(self, conn):
         try:
             conn.setKeepAlive(*self._keepalive)
         except libvirt.libvirtError:
             pass  # in-process drivers (test:///) have no keepalive
         conn.registerCloseCallback(self._on_close, None)
         self._callback_ids = [
-            conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                self._on_lifecycle, None),
-            conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON,
-                self._on_io_error, None),
-            conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
-                self._on_agent, None),
-            conn.domainEventRegisterAny(
-                None, libvirt.VIR_DOMAIN_EVENT_ID_REBOOT,
-                self._on_reboot, None),
-        ]
-        self.conn = conn
-        try:
-            states, handles = await loop.run_in_executor(
-                None, domain_states, conn)
-        except libvirt.libvirtError as exc:
-            self._teardown()
-            raise exc
-        self._handler.connection_changed(True, None)
-        self._handler.reconciled(states, handles)
-        LOG.info("Connected to %s; %d domains", self.uri, len(states))
+            conn.domainEventRegisterAny(None, event, callback, None)
+            for event, callback in (
+                (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
+                (libvirt.VIR_DOMAIN_EVENT_ID_IO_ERROR_REASON,
+                 self._on_io_error),
+                (libvirt.VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+                 self._on_agent),
+                (libvirt.VIR_DOMAIN_EVENT_ID_REBOOT, self._on_reboot))]
 
     def _teardown(self):
         conn, self.conn = self.conn, None
+        self._handles = {}
         if conn is None:
             return
         for callback_id in self._callback_ids:
@@ -152,6 +244,7 @@ class Watcher:
                 conn.domainEventDeregisterAny(callback_id)
             except libvirt.libvirtError:
                 pass
+        self._callback_ids = []
         try:
             conn.unregisterCloseCallback()
         except libvirt.libvirtError:
@@ -164,24 +257,59 @@ class Watcher:
     def close(self):
         self._teardown()
 
-    # -- callbacks, on the loop -------------------------------------------
-    def _on_close(self, _conn, reason, _opaque):
-        names = {libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: "error",
-                 libvirt.VIR_CONNECT_CLOSE_REASON_EOF: "end of file",
-                 libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE:
-                     "keepalive timeout",
-                 libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed by client"}
+    # -- on the loop ----------------------------------------------------------
+    def _seen(self, dom, observation):
+        uuid = observation.uuid
+        if self._listing is not None:
+            self._listing.add(uuid)
+        if isinstance(observation, obs.Lifecycle):
+            if observation.event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED:
+                self._handles.pop(uuid, None)
+            else:
+                self._handles[uuid] = dom
+            if observation.event == libvirt.VIR_DOMAIN_EVENT_STARTED:
+                task = asyncio.ensure_future(self._describe(dom, uuid))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        self._post(observation)
+
+    async def _describe(self, dom, uuid):
+        try:
+            xml = await self._call(dom.XMLDesc, 0)
+        except (libvirt.libvirtError, asyncio.TimeoutError):
+            return  # gone again, or the connection went: the listing tells
+        channel, _, period = domain_facts(xml, self._sock_path)
+        self._post(obs.Described(uuid, channel, period))
+
+    def _closed_on_loop(self, reason):
         if self._closed is not None and not self._closed.done():
-            self._closed.set_result(names.get(reason, str(reason)))
+            self._closed.set_result(reason)
+
+    # -- libvirt's event thread: hand over and return -------------------------
+    def _hand_over(self, *args):
+        try:
+            self._loop.call_soon_threadsafe(*args)
+        except RuntimeError:  # the loop is closed: the monitor stopped
+            pass
+
+    def _on_close(self, _conn, reason, _opaque):
+        self._hand_over(self._closed_on_loop,
+                        CLOSE_REASONS.get(reason, str(reason)))
 
     def _on_lifecycle(self, _conn, dom, event, detail, _opaque):
-        self._handler.lifecycle(dom, event, detail)
+        self._hand_over(self._seen, dom, obs.Lifecycle(
+            dom.UUIDString(), dom.name(), event, detail, dom.ID(),
+            time.perf_counter()))
 
     def _on_io_error(self, _conn, dom, _src, _dev, action, _reason, _opaque):
-        self._handler.io_error(dom, action)
+        self._hand_over(self._seen, dom, obs.IoError(
+            dom.UUIDString(), dom.name(), action))
 
     def _on_agent(self, _conn, dom, state, reason, _opaque):
-        self._handler.agent_lifecycle(dom, state, reason)
+        self._hand_over(self._seen, dom, obs.AgentLifecycle(
+            dom.UUIDString(), dom.name(), state == AGENT_CONNECTED,
+            reason == AGENT_CLOSED_BY_GUEST))
 
     def _on_reboot(self, _conn, dom, _opaque):
-        self._handler.rebooted(dom)
+        self._hand_over(self._seen, dom, obs.Rebooted(dom.UUIDString(),
+                                                      dom.name()))

@@ -1,12 +1,18 @@
 """Talking to the cloud through openstacksdk, configured from ``[api]``:
-Masakari for notifications, Nova for HA_Enabled."""
+Masakari for notifications, Nova for HA_Enabled.
+
+Every request has a connect and a read timeout (``[api] connect_timeout``
+and ``[api] timeout``): a peer that accepts the connection and never
+answers costs one worker for that long, never the monitor.
+"""
 from keystoneauth1 import exceptions as ksa_exc
 from keystoneauth1 import loading as ks_loading
 import openstack.connection
 from openstack import exceptions as sdk_exc
+from oslo_utils import strutils
 
+from monitor import delivery
 from monitor.conf import api as api_conf
-from monitor.delivery import Answer
 
 
 def connect(conf):
@@ -19,6 +25,8 @@ def connect(conf):
     auth = ks_loading.load_auth_from_conf_options(conf, group)
     session = ks_loading.load_session_from_conf_options(conf, group,
                                                         auth=auth)
+    # keystoneauth takes one number for both; requests takes the pair
+    session.timeout = (conf.api.connect_timeout, conf.api.timeout)
     options = {"instance_ha_interface": conf.api.api_interface}
     if conf.api.endpoint_override:
         options["instance_ha_endpoint_override"] = conf.api.endpoint_override
@@ -27,30 +35,53 @@ def connect(conf):
         app_name="instanceha-monitor", **options)
 
 
+def outcome_of_status(status_code, detail):
+    """What an HTTP answer from Masakari means for an outbox entry.
+
+    400 (unknown host, bad payload) and 409 (duplicate within Masakari's
+    window, host on maintenance) are final: sending the same body again
+    cannot succeed.  Everything else (5xx, 401/403 while credentials are
+    fixed, 404 from a proxy, 408, 429) is retried, for as long as it takes.
+    """
+    if 200 <= status_code < 300:
+        return delivery.accepted(detail)
+    if status_code in (400, 409):
+        return delivery.rejected(detail, config_error=(
+            status_code == 400 and "host" in detail.lower()))
+    return delivery.retry(detail)
+
+
 def send(conn, body):
     """POST one VM notification; never raises for what the cloud says."""
     try:
         created = conn.instance_ha.create_notification(**body)
     except sdk_exc.HttpException as exc:
-        return Answer(exc.status_code, describe(exc))
+        if exc.status_code is None:
+            return delivery.retry(describe(exc))
+        return outcome_of_status(exc.status_code, describe(exc))
     except (sdk_exc.SDKException, ksa_exc.ClientException) as exc:
-        return Answer(None, describe(exc))
-    return Answer(202, "accepted", created.notification_uuid)
+        return delivery.retry(describe(exc))
+    return delivery.accepted("accepted", created.notification_uuid)
 
 
 def ha_enabled_servers(conn, hostname):
     """UUIDs of this host's servers with HA_Enabled true (Nova)."""
-    from oslo_utils import strutils
-
-    return {server.id for server in conn.compute.servers(
+    return frozenset(server.id for server in conn.compute.servers(
         details=True, all_projects=True, compute_host=hostname)
         if strutils.bool_from_string(
-            (server.metadata or {}).get("HA_Enabled"), default=False)}
+            (server.metadata or {}).get("HA_Enabled"), default=False))
 
 
 def describe(exc):
-    if isinstance(exc, sdk_exc.HttpException):
+    """One line for an exception from keystoneauth or openstacksdk,
+    naming the cause an operator can act on."""
+    if isinstance(exc, sdk_exc.HttpException) and exc.status_code:
         return "HTTP %s: %s" % (exc.status_code, exc.details or exc.message)
+    if isinstance(exc, (ksa_exc.ConnectTimeout, ksa_exc.RequestTimeout)):
+        # keystoneauth raises ConnectTimeout for a read timeout as well
+        return "timed out ([api] connect_timeout / timeout): %s" % exc
+    if isinstance(exc, ksa_exc.ConnectFailure):
+        return "cannot connect: %s" % exc
     return "%s: %s" % (type(exc).__name__, exc)
 
 

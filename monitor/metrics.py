@@ -1,43 +1,108 @@
-"""Prometheus metrics of one monitor process (own registry, no globals)."""
+"""Prometheus metrics of one monitor process (own registry, no globals).
+
+Every labelled counter starts at 0 for each label value it can take, so
+an alert on ``increase()`` works from the first scrape.
+"""
+import importlib.metadata
+
 import prometheus_client as prom
+
+from monitor import delivery
+from monitor import engine
+from monitor import events
+
+
+def version():
+    try:
+        return importlib.metadata.version("osc-instanceha")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def event_labels():
+    names = {events.event_name(event, detail)
+             for event, details in events.DETAIL_NAMES.items()
+             for detail in details}
+    names.update(("IO_ERROR_REPORT", "IO_ERROR_NONE", "IO_ERROR_PAUSE",
+                  "AGENT_CONNECTED", "AGENT_DISCONNECTED",
+                  "AGENT_DISCONNECTED_CHANNEL", "REBOOT"))
+    return sorted(names)
 
 
 class Metrics:
     def __init__(self):
-        self.registry = prom.CollectorRegistry()
+        r = self.registry = prom.CollectorRegistry()
+        self.build_info = prom.Gauge(
+            "instanceha_build_info", "The monitor's version (always 1)",
+            ["version"], registry=r)
+        self.build_info.labels(version()).set(1)
         self.events = prom.Counter(
-            "instanceha_libvirt_events", "libvirt events seen",
-            ["event"], registry=self.registry)
+            "instanceha_libvirt_events", "libvirt events seen (and deaths "
+            "found by a listing after a reconnect)", ["event"], registry=r)
         self.notifications = prom.Counter(
             "instanceha_notifications", "Delivery attempts by outcome",
-            ["result"], registry=self.registry)
+            ["result"], registry=r)
         self.outbox_depth = prom.Gauge(
             "instanceha_outbox_depth", "Notifications not yet delivered",
-            registry=self.registry)
+            registry=r)
+        self.oldest_pending = prom.Gauge(
+            "instanceha_outbox_oldest_pending_seconds",
+            "Age of the oldest notification not yet delivered (0: none)",
+            registry=r)
+        self.overdue = prom.Gauge(
+            "instanceha_outbox_overdue",
+            "Notifications pending longer than [callback] retry_max x "
+            "retry_interval", registry=r)
         self.delivery_latency = prom.Histogram(
             "instanceha_delivery_latency_seconds",
-            "From the decision to Masakari's final answer",
+            "From the decision to the backend's acceptance",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
-                     3600), registry=self.registry)
+                     3600), registry=r)
         self.commit_latency = prom.Histogram(
             "instanceha_event_commit_seconds",
-            "From the libvirt callback to the outbox commit",
+            "From the libvirt callback to the store commit",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                     0.25), registry=self.registry)
+                     0.25), registry=r)
         self.ping_latency = prom.Histogram(
             "instanceha_heartbeat_seconds", "Guest-agent ping round trip",
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
-            registry=self.registry)
+            registry=r)
         self.heartbeat_failures = prom.Counter(
             "instanceha_heartbeat_failures",
-            "Failed heartbeats (excused: paused, migrating, not running)",
-            ["kind"], registry=self.registry)
+            "Failed heartbeats (excused: paused, migrating, not running, "
+            "no free worker)", ["kind"], registry=r)
         self.decisions = prom.Counter(
-            "instanceha_decisions", "Policy decisions by action",
-            ["action"], registry=self.registry)
+            "instanceha_decisions", "Decisions by kind", ["action"],
+            registry=r)
         self.libvirt_connected = prom.Gauge(
             "instanceha_libvirt_connected", "1 while connected to libvirt",
-            registry=self.registry)
+            registry=r)
+        self.host_alert = prom.Gauge(
+            "instanceha_host_alert",
+            "1 while the storm guard holds the host suspect", registry=r)
+        self.quarantined = prom.Gauge(
+            "instanceha_quarantined",
+            "VMs quarantined (restart budget exhausted)", registry=r)
+        for counter, labels in (
+                (self.events, event_labels()),
+                (self.notifications, delivery.OUTCOMES),
+                (self.decisions, engine.DECISIONS),
+                (self.heartbeat_failures, ("counted", "excused"))):
+            for label in labels:
+                counter.labels(label)
+
+    def count(self, metric, label):
+        getattr(self, metric).labels(label).inc()
+
+    def refresh(self, store, engine, now, overdue_after):
+        """The gauges read at scrape time."""
+        oldest = store.oldest_pending()
+        self.outbox_depth.set(store.depth())
+        self.oldest_pending.set(0 if oldest is None else now - oldest)
+        self.overdue.set(store.overdue(now - overdue_after))
+        self.libvirt_connected.set(int(engine.connected))
+        self.host_alert.set(int(engine.storm.active))
+        self.quarantined.set(len(engine.budget.quarantined))
 
     def render(self):
         return prom.generate_latest(self.registry)

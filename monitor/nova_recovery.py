@@ -4,17 +4,17 @@ Masakari.  Runs in a delivery worker thread, one outbox entry at a time.
 Each attempt reads the server first and follows ``recovery_plan``, so a
 retry resumes where Nova is (a stop that finished meanwhile is not asked
 for again) and nothing is done to a server that moved, was deleted or lost
-HA_Enabled since the failure.
+HA_Enabled since the failure.  The wait for the stop is openstacksdk's
+``wait_for_server``, bounded by ``nova_action_timeout``; every request in
+it has the ``[api]`` timeouts.
 """
-import time
-
 from openstack import exceptions as sdk_exc
 
+from monitor import delivery
 from monitor import recovery_plan as plan_mod
-from monitor.delivery import Answer
 from monitor.masakari import describe
 
-POLL_SECONDS = 2.0
+POLL_SECONDS = 2
 
 
 def server_facts(server):
@@ -23,12 +23,9 @@ def server_facts(server):
 
 
 class NovaRecovery:
-    def __init__(self, connect, action_timeout, clock=time.monotonic,
-                 sleep=time.sleep):
+    def __init__(self, connect, action_timeout):
         self._connect = connect
         self._timeout = action_timeout
-        self._clock = clock
-        self._sleep = sleep
 
     def __call__(self, body):
         payload = body["payload"]
@@ -38,19 +35,20 @@ class NovaRecovery:
             plan = plan_mod.nova_plan(payload, self._facts(compute, uuid),
                                       body["hostname"])
             if plan.outcome == plan_mod.REFUSE:
-                return Answer(409, plan.why)
+                return delivery.rejected(plan.why)
             if plan.outcome == plan_mod.WAIT:
-                return Answer(None, plan.why)
+                return delivery.retry(plan.why)
             for step in plan.steps:
                 if not self._do(compute, uuid, step):
-                    return Answer(None, "Nova did not finish the %s within "
-                                  "%d s; the recovery resumes from Nova's "
-                                  "state" % (step, self._timeout))
+                    return delivery.retry(
+                        "Nova did not finish the %s within %d s; the "
+                        "recovery resumes from Nova's state" % (
+                            step, self._timeout))
         except sdk_exc.NotFoundException:
-            return Answer(409, "the server no longer exists in Nova")
+            return delivery.rejected("the server no longer exists in Nova")
         except Exception as exc:  # Nova's 409/5xx, no answer: all retried
-            return Answer(None, describe(exc))
-        return Answer(202, "Nova: %s requested (%s)" % (
+            return delivery.retry(describe(exc))
+        return delivery.accepted("Nova: %s requested (%s)" % (
             ", ".join(plan.steps), plan.why))
 
     @staticmethod
@@ -73,11 +71,11 @@ class NovaRecovery:
         return True
 
     def _wait_stopped(self, compute, uuid):
-        deadline = self._clock() + self._timeout
-        while True:
-            facts = server_facts(compute.get_server(uuid))
-            if facts["vm_state"] == "stopped" and not facts["task_state"]:
-                return True
-            if self._clock() >= deadline:
-                return False
-            self._sleep(POLL_SECONDS)
+        try:
+            compute.wait_for_server(compute.get_server(uuid),
+                                    status="SHUTOFF", failures=["ERROR"],
+                                    interval=POLL_SECONDS,
+                                    wait=self._timeout)
+        except sdk_exc.ResourceTimeout:
+            return False
+        return True

@@ -1,5 +1,9 @@
-"""The local status endpoint: /healthz, /status (JSON), /metrics, and
-POST /quarantine/<uuid>/clear for the operator (local by default)."""
+"""The local status endpoint: /healthz, /status (JSON) and /metrics.
+
+Read-only and on 127.0.0.1 by default.  What changes the monitor's
+decisions (clearing a quarantine) is not here but on the control socket,
+which only root reaches (``control``).
+"""
 from aiohttp import web
 import prometheus_client
 
@@ -13,32 +17,30 @@ class Server:
         await self._runner.cleanup()
 
 
-async def serve(monitor, host, port):
+async def serve(status, metrics, health, host, port):
+    """``status()`` and ``health()`` return JSON-able dicts, ``metrics()``
+    Prometheus' text format."""
     async def healthz(_request):
-        return web.json_response({"ok": True,
-                                  "libvirt": monitor.libvirt_state})
+        return web.json_response(health())
 
-    async def status(_request):
-        return web.json_response(monitor.status())
+    async def status_page(_request):
+        return web.json_response(status())
 
-    async def metrics(_request):
-        monitor.metrics.outbox_depth.set(monitor.outbox.depth())
-        return web.Response(body=monitor.metrics.render(), headers={
+    async def metrics_page(_request):
+        return web.Response(body=metrics(), headers={
             "Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
-    async def clear_quarantine(request):
-        uuid = request.match_info["uuid"]
-        if uuid not in monitor.policy.quarantined:
-            return web.json_response(
-                {"error": "%s is not quarantined" % uuid}, status=404)
-        monitor.clear_quarantine(uuid)
-        return web.json_response({"cleared": uuid})
+    async def moved(_request):
+        return web.json_response(
+            {"error": "not here: run 'instanceha-monitor clear-quarantine "
+                      "UUID' as root on the host (local control socket)"},
+            status=403)
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/status", status)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_post("/quarantine/{uuid}/clear", clear_quarantine)
+    app.router.add_get("/status", status_page)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_post("/quarantine/{uuid}/clear", moved)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

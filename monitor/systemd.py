@@ -5,6 +5,7 @@ the failure that left masakari-instancemonitor running but deaf — stops the
 pings and systemd restarts the service (``WatchdogSec=`` in the unit).
 Without ``NOTIFY_SOCKET`` (not under systemd) every call does nothing.
 """
+import asyncio
 import os
 import socket
 
@@ -29,3 +30,10 @@ def watchdog_interval():
     if not usec or (pid and int(pid) != os.getpid()):
         return None
     return int(usec) / 2e6
+
+
+async def watchdog(interval, status_line):
+    """WATCHDOG=1 from the event loop, with a one-line STATUS."""
+    while True:
+        notify("WATCHDOG=1\nSTATUS=" + status_line())
+        await asyncio.sleep(interval)

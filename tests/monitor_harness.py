@@ -1,8 +1,8 @@
 """Runs the monitor in-process on libvirt's test:///default driver.
 
-libvirt accepts one event-loop implementation per process, so all monitors
-of a test session share one asyncio loop in a background thread; the tests
-drive libvirt from their own thread, as another client would.
+All monitors of a test session share one asyncio loop in a background
+thread (and libvirt's one event thread); the tests drive libvirt from their
+own thread, as another client would.
 """
 import argparse
 import asyncio
@@ -27,7 +27,7 @@ class LoopThread:
         self.thread = threading.Thread(target=self.loop.run_forever,
                                        daemon=True)
         self.thread.start()
-        self.call(libvirt_watch.register_event_impl, self.loop)
+        libvirt_watch.start_event_loop()
 
     def run(self, coro, timeout=30):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(
@@ -60,20 +60,29 @@ def write_conf(tmp_path, text=""):
 
 
 class Recorder:
-    """Stands in for Masakari: answers 202 and keeps what it got."""
+    """Stands in for Masakari: accepts and keeps what it got."""
 
     def __init__(self):
         self.bodies = []
 
     def __call__(self, body):
         self.bodies.append(body)
-        return delivery.Answer(202, "accepted", "n-%d" % len(self.bodies))
+        return delivery.accepted("accepted", "n-%d" % len(self.bodies))
 
 
 def domain_view(monitor, dom):
-    """Runs on the monitor's loop (inside wait_for) or from the test."""
-    return next((d for d in monitor.monitor.inventory.view()
-                 if d["uuid"] == dom.UUIDString()), {})
+    """One domain of the monitor's status ({} until it saw it).  Runs on
+    the monitor's loop (inside wait_for) or from the test."""
+    engine = monitor.monitor.engine
+    guest = engine.guests.get(dom.UUIDString())
+    return {} if guest is None else engine._domain_view(
+        guest, monitor.monitor.clock())
+
+
+def running_boots(monitor):
+    """UUIDs of the domains the monitor knows running (with a boot)."""
+    return {uuid for uuid, guest in monitor.monitor.engine.guests.items()
+            if guest.boot is not None}
 
 
 class RunningMonitor:
@@ -87,26 +96,37 @@ class RunningMonitor:
         self.task = asyncio.run_coroutine_threadsafe(
             self.monitor.run(self._stop), self.loop.loop)
         if wait_connected:
-            self.wait_for(lambda: self.monitor.libvirt_state["connected"])
+            self.wait_for(lambda: self.monitor.engine.connected)
 
     def status(self):
         return self.loop.call(self.monitor.status)
 
     def inject(self, dom_name, event, detail):
-        """Deliver a lifecycle event through the callback libvirt uses, for
-        events the test driver cannot produce (a QEMU process dying)."""
-        def deliver():
-            dom = self.monitor.watcher.conn.lookupByName(dom_name)
-            self.monitor.watcher._on_lifecycle(None, dom, event, detail,
-                                               None)
-        self.loop.call(deliver)
+        """Deliver a lifecycle event through the callback libvirt uses, from
+        another thread as libvirt's event thread does, for events the test
+        driver cannot produce (a QEMU process dying)."""
+        watcher = self.monitor.watcher
+        dom = watcher.conn.lookupByName(dom_name)
+        watcher._on_lifecycle(watcher.conn, dom, event, detail, None)
+
+    def agent_connects(self, dom):
+        """The guest agent's port opens (an AGENT_LIFECYCLE event): with a
+        test-driver domain whose pings always fail, a hung guest."""
+        watcher = self.monitor.watcher
+        handle = watcher.conn.lookupByName(dom.name())
+        self.wait_for(lambda: dom.UUIDString() in running_boots(self))
+        watcher._on_agent(watcher.conn, handle, libvirt_watch.AGENT_CONNECTED,
+                          0, None)
+
+    def observe(self, observation):
+        """Post an observation as an adapter would, on the loop."""
+        self.loop.call(self.monitor.observe, observation)
 
     def process_dies(self, *doms):
         """The QEMU process of each domain dies (STOPPED/FAILED), once the
         monitor has seen them running."""
         uuids = {dom.UUIDString() for dom in doms}
-        self.wait_for(lambda: uuids <= set(
-            self.monitor.inventory.known_running()))
+        self.wait_for(lambda: uuids <= running_boots(self))
         for dom in doms:
             self.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
                         libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
@@ -121,9 +141,19 @@ class RunningMonitor:
             time.sleep(0.02)
         raise AssertionError("condition not met within %s s" % timeout)
 
+    def entries(self, state=None):
+        return self.loop.call(self.monitor.store.entries, state)
+
     def stop(self):
         self.loop.loop.call_soon_threadsafe(self._stop.set)
         self.task.result(20)
+
+
+# A guest-agent channel: the test driver keeps it, and answers every agent
+# command with "not supported" (a guest whose agent never answers).
+AGENT_CHANNEL = ("<channel type='unix'><source mode='bind' "
+                 "path='/tmp/instanceha-test-agent.sock'/><target "
+                 "type='virtio' name='org.qemu.guest_agent.0'/></channel>")
 
 
 class TestDomains:

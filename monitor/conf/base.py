@@ -10,8 +10,17 @@ OPTS = [
                     "(and as Nova's compute service knows it). Used in every "
                     "notification; Masakari answers 400 for unknown hosts."),
     cfg.StrOpt("state_path", default="/var/lib/instanceha",
-               help="Directory for the monitor's durable state: the outbox "
-                    "of undelivered notifications and the restart budgets."),
+               help="Directory for the monitor's durable state: one SQLite "
+                    "database (the outbox of notifications, the boots of "
+                    "the running domains, the restart budgets), forensics "
+                    "and the control socket. Made 0700, its files 0600. "
+                    "Locked while a monitor runs: a second monitor on the "
+                    "same directory refuses to start."),
+    cfg.IntOpt("history_retention_days", default=30, min=1,
+               help="Days a notification with a final answer (accepted or "
+                    "refused) stays in the outbox for status and "
+                    "post-mortems. Pending notifications are never "
+                    "removed."),
     cfg.BoolOpt("forward_ignored_events", mutable=True, default=False,
                 help="Also send lifecycle events Masakari's engine ignores "
                      "(Nova's own stop or destroy, in-guest shutdown, "

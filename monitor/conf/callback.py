@@ -3,19 +3,23 @@ from oslo_config import cfg
 
 GROUP = "callback"
 OPTS = [
-    cfg.IntOpt("retry_max", default=12, min=0,
+    cfg.IntOpt("retry_max", default=12, min=1,
                help="masakari-monitors gives up after this many attempts. "
                     "This monitor never drops a notification: attempts go on "
-                    "with exponential backoff until Masakari accepts or "
-                    "finally refuses it; retry_max x retry_interval only "
-                    "sets when a pending notification is reported as "
-                    "overdue."),
+                    "until Masakari accepts or finally refuses it. A "
+                    "notification pending longer than retry_max x "
+                    "retry_interval seconds is reported as overdue: one "
+                    "WARNING log line, 'overdue' in status and the "
+                    "instanceha_outbox_overdue metric."),
     cfg.IntOpt("retry_interval", default=10, min=1,
                help="First delay in seconds between delivery attempts; "
                     "later ones grow exponentially with jitter."),
-    cfg.IntOpt("retry_max_interval", default=300, min=1,
+    cfg.IntOpt("retry_max_interval", default=10, min=1,
                help="Upper bound in seconds of the delay between two "
-                    "delivery attempts of one notification."),
+                    "delivery attempts of one notification. It bounds how "
+                    "long a notification waits after Masakari is back; "
+                    "the first answer from Masakari makes every waiting "
+                    "notification due at once."),
 ]
 
 

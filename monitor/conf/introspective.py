@@ -1,4 +1,4 @@
-"""[introspectiveinstancemonitor]: guest-agent heartbeats."""
+"""[introspectiveinstancemonitor]: guest-agent and kernel heartbeats."""
 from oslo_config import cfg
 
 GROUP = "introspectiveinstancemonitor"
@@ -41,7 +41,36 @@ OPTS = [
                     "Nova (monitor_ha_enabled_only)."),
     cfg.IntOpt("heartbeat_workers", default=64, min=1,
                help="Threads for guest-agent calls. A hung guest holds one "
-                    "while libvirt blocks its calls."),
+                    "while libvirt blocks its calls; when none is free a "
+                    "heartbeat is skipped, never counted as failed."),
+    cfg.BoolOpt("kernel_heartbeat", mutable=True, default=True,
+                help="Read every guest's virtio balloon statistics twice "
+                     "per guest_monitoring_interval (one bulk libvirt call "
+                     "for all guests). The guest kernel answers QEMU's stats "
+                     "request every stats period (Nova's [libvirt] "
+                     "mem_stats_period_seconds, 10 s by default), so the "
+                     "time of its last answer tells a frozen agent from a "
+                     "hung kernel, and finds hung guests that have no "
+                     "agent. Off: the agent alone decides, as in "
+                     "masakari-monitors."),
+    cfg.IntOpt("kernel_heartbeat_stale_periods", mutable=True, default=2,
+               min=1,
+               help="Stats periods without an answer from the guest kernel "
+                    "(plus kernel_heartbeat_slack) after which it counts "
+                    "as silent."),
+    cfg.FloatOpt("kernel_heartbeat_slack", mutable=True, default=5.0, min=0,
+                 help="Seconds added to the stale periods before a kernel "
+                      "counts as silent (a busy host answers late)."),
+    cfg.BoolOpt("recover_on_agent_silence", mutable=True, default=False,
+                help="Recover a guest whose agent stopped answering while "
+                     "its kernel still answers, as masakari-monitors does. "
+                     "Off by default: the guest runs and only its agent "
+                     "is stuck; the monitor logs a warning and shows "
+                     "'agent unresponsive, kernel alive' in status."),
+    cfg.BoolOpt("recover_on_kernel_silence", mutable=True, default=True,
+                help="Recover a guest without a working agent (no channel, "
+                     "never connected, or port closed) when its kernel "
+                     "stops answering the balloon statistics."),
 ]
 
 

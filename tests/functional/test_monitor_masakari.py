@@ -12,15 +12,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests import monitor_harness as harness
+from tools.cloud import hung_proxy
 
 MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
 REPO = Path(__file__).resolve().parents[2]
 
 
-def monitor_conf(tmp_path, cloud, hostname):
+def monitor_conf(tmp_path, cloud, hostname, api=""):
     return harness.write_conf(tmp_path, """\
 [DEFAULT]
 hostname = {host}
@@ -33,13 +35,21 @@ port = 0
 retry_interval = 1
 retry_max_interval = 2
 """.format(host=hostname, state=tmp_path / "state")
-        + cloud.monitor_api_section())
+        + cloud.monitor_api_section() + api)
 
 
 def masakari_notifications(seed, uuids):
     found = [n for n in seed.admin.instance_ha.notifications()
              if (n.payload or {}).get("instance_uuid") in uuids]
     return found
+
+
+def ready(child):
+    """The uuids a monitor_child announces (its log lines come first)."""
+    for line in child.stdout:
+        if line.startswith("READY "):
+            return set(json.loads(line[len("READY "):]))
+    raise AssertionError("the child exited: %s" % child.wait(10))
 
 
 def wait(predicate, timeout=60, interval=0.2):
@@ -63,7 +73,7 @@ def test_crash_is_delivered_and_masakari_recovers_the_server(
         monitor_conf(tmp_path, local_cloud, host)))
     try:
         monitor.process_dies(dom)
-        monitor.wait_for(lambda: monitor.monitor.outbox.entries()[0][
+        monitor.wait_for(lambda: monitor.monitor.store.entries()[0][
             "state"] == "accepted", timeout=30)
         entry = monitor.status()["outbox"]["entries"][0]
     finally:
@@ -96,19 +106,20 @@ def test_masakari_outage_loses_nothing_and_duplicates_nothing(
     monitor = harness.RunningMonitor(harness.load_conf(
         monitor_conf(tmp_path, local_cloud, host)))
     try:
-        monitor.wait_for(lambda: uuids <= set(
-            monitor.monitor.inventory.known_running()))
+        monitor.wait_for(lambda: uuids <= harness.running_boots(monitor))
         local_cloud.stop_service("masakari")
         try:
             monitor.process_dies(*doms)
             monitor.wait_for(lambda: all(
-                e["attempts"] >= 2 for e in monitor.monitor.outbox.entries()),
+                e["attempts"] >= 2 for e in monitor.monitor.store.entries()),
                 timeout=30)
             during = monitor.status()["outbox"]
         finally:
             local_cloud.start_masakari()
-        monitor.wait_for(lambda: monitor.monitor.outbox.depth() == 0,
+        back = time.monotonic()
+        monitor.wait_for(lambda: monitor.monitor.store.depth() == 0,
                          timeout=60)
+        resumed = time.monotonic() - back
         after = monitor.status()["outbox"]["entries"]
     finally:
         monitor.stop()
@@ -117,9 +128,10 @@ def test_masakari_outage_loses_nothing_and_duplicates_nothing(
     assert all(e["last_error"] for e in during["entries"])
     assert {e["state"] for e in after} == {"accepted"}
     received = masakari_notifications(seed, uuids)
-    print("outage: sent %d, Masakari received %d, duplicates %d" % (
-        len(uuids), len(received),
-        len(received) - len({n.payload["instance_uuid"] for n in received})))
+    print("outage: sent %d, Masakari received %d, duplicates %d; all "
+          "delivered %.1f s after Masakari was back" % (
+              len(uuids), len(received), len(received) - len(
+                  {n.payload["instance_uuid"] for n in received}), resumed))
     assert sorted(n.payload["instance_uuid"] for n in received) == \
         sorted(uuids)
 
@@ -131,7 +143,7 @@ def test_unregistered_host_gets_a_final_visible_400(
         monitor_conf(tmp_path, local_cloud, "not-a-masakari-host")))
     try:
         monitor.process_dies(dom)
-        monitor.wait_for(lambda: monitor.monitor.outbox.entries()[0][
+        monitor.wait_for(lambda: monitor.monitor.store.entries()[0][
             "state"] == "rejected", timeout=30)
         time.sleep(2.5)  # longer than retry_max_interval: no retry happens
         entry = monitor.status()["outbox"]["entries"][0]
@@ -151,10 +163,9 @@ def test_sigkill_with_undelivered_entries_then_restart_delivers_all(
     try:
         child = subprocess.Popen(
             [sys.executable, "-m", "tests.functional.monitor_child",
-             str(conf), "3"], cwd=REPO, stdout=subprocess.PIPE, text=True)
-        line = child.stdout.readline()
-        assert line.startswith("READY "), line
-        uuids = set(json.loads(line[len("READY "):]))
+             str(conf), "3", "attempted"], cwd=REPO, stdout=subprocess.PIPE,
+            text=True)
+        uuids = ready(child)
         child.send_signal(signal.SIGKILL)
         child.wait(10)
     finally:
@@ -207,7 +218,7 @@ def test_check_names_what_is_wrong(tmp_path, local_cloud, seed):
 def test_ha_enabled_only_reads_nova_and_skips_the_others(
         tmp_path, local_cloud, seed, domains):
     host = seed.unique("cmp")
-    protected, plain = domains.create(2)
+    protected, plain = domains.create(2, devices=harness.AGENT_CHANNEL)
     image = seed.image().id
     seed.server(image, id=protected.UUIDString(), host=host,
                 metadata={"HA_Enabled": "True"})
@@ -218,13 +229,142 @@ def test_ha_enabled_only_reads_nova_and_skips_the_others(
                     "ha_enabled_refresh = 5\n")
     monitor = harness.RunningMonitor(harness.load_conf(conf))
     try:
-        monitor.wait_for(lambda: monitor.monitor.ha_enabled is not None)
+        monitor.wait_for(lambda: monitor.monitor.engine.included is not None)
         views = {d["uuid"]: d for d in monitor.status()["domains"]}
+        watched = {u for u, g in monitor.monitor.engine.guests.items()
+                   if g.watched}
     finally:
         monitor.stop()
-    assert monitor.monitor.ha_enabled == {protected.UUIDString()}
+    assert monitor.monitor.engine.included == {protected.UUIDString()}
+    assert watched == {protected.UUIDString()}  # no pings to the other
     assert views[plain.UUIDString()]["heartbeat"] == \
         "not monitored: HA_Enabled is not set on the server"
-    # the test driver has no guest agent: watched, but nothing to ping yet
+    # the test driver's agent never connects: nothing to count yet
     assert views[protected.UUIDString()]["heartbeat"] == \
         "not monitored: never connected since the domain started"
+
+
+# -- a Masakari that hangs (issue: delivery without bounds) ----------------
+
+HANG_API = "endpoint_override = {url}/v1\ntimeout = {read}\n" \
+    "connect_timeout = 2\n"
+
+
+@pytest.fixture
+def proxy(local_cloud):
+    running = hung_proxy.HungProxy(local_cloud.url("masakari")).start()
+    yield running
+    running.stop()
+
+
+def test_defect_a_hung_masakari_delays_nothing_beyond_its_timeout(
+        tmp_path, local_cloud, seed, domains, proxy):
+    """No HTTP timeout and one batch: a Masakari that accepted the
+    connection and never answered held back every later notification.
+    Now one hung request delays no other, and when Masakari answers again
+    every pending notification goes out at once, each exactly once."""
+    host = seed.unique("cmp")
+    seed.segment_with_host(host)
+    conf = monitor_conf(tmp_path, local_cloud, host, api=HANG_API.format(
+        url=proxy.url, read=3))
+    doms = domains.create(6)
+    stuck, healthy, rest = doms[0], doms[1], doms[2:]
+    proxy.hang_matching = {stuck.UUIDString()}
+    monitor = harness.RunningMonitor(harness.load_conf(conf))
+    try:
+        monitor.process_dies(stuck)
+        monitor.wait_for(lambda: proxy.hung)
+        died = time.monotonic()
+        monitor.process_dies(healthy)
+        monitor.wait_for(lambda: any(e["state"] == "accepted" for e in
+                                     monitor.monitor.store.entries()))
+        healthy_delay = time.monotonic() - died
+
+        proxy.hang_all = True  # now Masakari hangs altogether
+        monitor.process_dies(*rest)
+        monitor.wait_for(lambda: sum(
+            e["attempts"] >= 1 and e["state"] == "pending"
+            for e in monitor.monitor.store.entries()) == 5, timeout=30)
+        during = monitor.status()["outbox"]
+        proxy.hang_all, proxy.hang_matching = False, set()
+        back = time.monotonic()
+        monitor.wait_for(lambda: monitor.monitor.store.depth() == 0,
+                         timeout=60)
+        resumed = time.monotonic() - back
+    finally:
+        monitor.stop()
+
+    print("\nhealthy notification delivered %.2f s after its death while "
+          "another send hung; after the hang: all 5 delivered %.1f s later"
+          % (healthy_delay, resumed))
+    assert healthy_delay < 3  # the read timeout: the hung one held nothing
+    assert all("timed out" in e["last_error"] for e in during["entries"]
+               if e["state"] == "pending")
+    assert resumed < 10 + 3  # retry_max_interval 2 s, timeout 3 s: bounded
+    uuids = {d.UUIDString() for d in doms}
+    received = masakari_notifications(seed, uuids)
+    assert sorted(n.payload["instance_uuid"] for n in received) == \
+        sorted(uuids)
+
+
+def test_defect_sigterm_during_a_hung_send_stops_the_monitor(
+        tmp_path, local_cloud, seed, proxy):
+    """SIGTERM logged 'stopped' but the process stayed until the socket
+    closed.  Now it exits at once; the entry stays pending and is sent by
+    the next monitor."""
+    host = seed.unique("cmp")
+    seed.segment_with_host(host)
+    conf = monitor_conf(tmp_path, local_cloud, host, api=HANG_API.format(
+        url=proxy.url, read=600))
+    proxy.hang_all = True
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.functional.monitor_child", str(conf),
+         "1", "in-flight"], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
+    uuids = ready(child)
+    signalled = time.monotonic()
+    child.send_signal(signal.SIGTERM)
+    child.wait(30)
+    stopped_in = time.monotonic() - signalled
+    proxy.hang_all = False
+
+    restarted = subprocess.Popen([MONITOR, "start", "--config-file",
+                                  str(conf)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True)
+    try:
+        received = wait(lambda: masakari_notifications(seed, uuids))
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        restarted.communicate(timeout=20)
+    print("\nSIGTERM with a send hung: exited in %.2f s" % stopped_in)
+    assert child.returncode == 0
+    assert "instanceha-monitor stopped" in child.stdout.read()
+    assert stopped_in < 5
+    assert len(received) == 1
+
+
+def test_defect_two_monitors_on_one_state_path(tmp_path, local_cloud, seed):
+    """Both delivered the same outbox; now the second refuses to start,
+    naming the first, and the first goes on."""
+    host = seed.unique("cmp")
+    conf = monitor_conf(tmp_path, local_cloud, host)
+    first = subprocess.Popen([MONITOR, "start", "--config-file", str(conf)],
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        wait(lambda: (tmp_path / "state" / "status.url").exists())
+        second = subprocess.run([MONITOR, "start", "--config-file",
+                                 str(conf)], capture_output=True, text=True,
+                                timeout=60)
+        status = subprocess.run([MONITOR, "status", "--json",
+                                 "--config-file", str(conf)],
+                                capture_output=True, text=True)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=20)
+    assert second.returncode == 1
+    assert second.stderr.strip() == (
+        "instanceha-monitor: another instanceha-monitor (pid %d) uses the "
+        "state directory %s: stop it first, or give this one its own "
+        "[DEFAULT] state_path" % (first.pid, tmp_path / "state"))
+    assert json.loads(status.stdout)["pid"] == first.pid

@@ -5,8 +5,9 @@ import subprocess
 
 import pytest
 
+from monitor import delivery
 from monitor import nova_recovery
-from monitor import outbox
+from monitor import store
 from tests import monitor_harness as harness
 from tests.functional.test_monitor_masakari import MONITOR
 from tests.functional.test_monitor_masakari import monitor_conf
@@ -34,43 +35,45 @@ def body(uuid, payload, hostname=HOST):
             "payload": dict(payload, instance_uuid=uuid)}
 
 
-@pytest.mark.parametrize("payload,spec,status,actions,detail", [
-    (DEATH, {}, 202, ["os-stop", "os-start"], "stop, start requested"),
-    (DEATH, {"vm_state": "stopped"}, 202, ["os-start"], "start requested"),
-    (DEATH, {"vm_state": "error"}, 202,
+ACCEPTED, REJECTED, RETRY = delivery.ACCEPTED, delivery.REJECTED, \
+    delivery.RETRY
+
+
+@pytest.mark.parametrize("payload,spec,outcome,actions,detail", [
+    (DEATH, {}, ACCEPTED, ["os-stop", "os-start"], "stop, start requested"),
+    (DEATH, {"vm_state": "stopped"}, ACCEPTED, ["os-start"],
+     "start requested"),
+    (DEATH, {"vm_state": "error"}, ACCEPTED,
      ["os-resetState", "os-stop", "os-start"], "vm_state error"),
-    (HANG, {}, 202, ["reboot HARD"], "hard reboot requested"),
-    (DEATH, {"metadata": {}}, 409, [], "HA_Enabled is not set"),
-    (HANG, {"metadata": {"HA_Enabled": "False"}}, 409, [], "HA_Enabled"),
-    (DEATH, {"host": "compute-elsewhere"}, 409, [], "now on host"),
-    (DEATH, {"task_state": "powering-off"}, None, [], "task_state"),
-    (HANG, {"vm_state": "stopped"}, 409, [], "not rebooted"),
+    (HANG, {}, ACCEPTED, ["reboot HARD"], "hard reboot requested"),
+    (DEATH, {"metadata": {}}, REJECTED, [], "HA_Enabled is not set"),
+    (HANG, {"metadata": {"HA_Enabled": "False"}}, REJECTED, [],
+     "HA_Enabled"),
+    (DEATH, {"host": "compute-elsewhere"}, REJECTED, [], "now on host"),
+    (DEATH, {"task_state": "powering-off"}, RETRY, [], "task_state"),
+    (HANG, {"vm_state": "stopped"}, REJECTED, [], "not rebooted"),
 ])
-def test_what_nova_is_asked(seed, recover, payload, spec, status, actions,
+def test_what_nova_is_asked(seed, recover, payload, spec, outcome, actions,
                             detail):
     spec = dict({"host": HOST, "metadata": {"HA_Enabled": "True"}}, **spec)
     server = seed.server(seed.image().id, **spec)
 
     answer = recover(body(server["id"], payload))
 
-    assert (answer.status_code, seed.actions(server["id"])) == (status,
-                                                                actions)
+    assert (answer.kind, seed.actions(server["id"])) == (outcome, actions)
     assert detail in answer.detail
-    assert outbox.classify(answer.status_code) == {
-        202: outbox.ACCEPT, 409: outbox.REJECT, None: outbox.RETRY}[status]
 
 
 def test_a_server_nova_does_not_know_is_refused_for_good(recover):
     answer = recover(body("0b2e4f0c-0000-4000-8000-000000000000", DEATH))
-    assert (answer.status_code, answer.detail) == (
-        409, "the server no longer exists in Nova")
+    assert answer == delivery.rejected("the server no longer exists in Nova")
 
 
 def test_nova_unreachable_is_retried():
     def connect():
         raise ConnectionRefusedError("nova is down")
     answer = nova_recovery.NovaRecovery(connect, 10)(body("u", DEATH))
-    assert answer.status_code is None and "nova is down" in answer.detail
+    assert answer.kind == RETRY and "nova is down" in answer.detail
 
 
 def test_monitor_recovers_through_nova_without_masakari(
@@ -82,8 +85,8 @@ def test_monitor_recovers_through_nova_without_masakari(
         nova_backend_conf(tmp_path, local_cloud, HOST)))
     try:
         monitor.process_dies(dom)
-        monitor.wait_for(lambda: monitor.monitor.outbox.entries(
-            outbox.ACCEPTED), timeout=30)
+        monitor.wait_for(lambda: monitor.monitor.store.entries(
+            store.ACCEPTED), timeout=30)
         entry, = monitor.status()["outbox"]["entries"]
     finally:
         monitor.stop()

@@ -55,7 +55,8 @@ def test_libvirt_backend_restarts_a_killed_guest_itself(lab, backend_monitor):
 
 def test_nova_backend_hard_reboots_a_hung_guest_after_forensics(
         lab, seed, backend_monitor):
-    dom = protected_guest(lab, seed, graphics=True)
+    dom = protected_guest(lab, seed, graphics=True,
+                          stats_period=monitor_process.FAST_STATS_PERIOD)
     console = lab_domain.console_log(dom)
     monitor = backend_monitor("nova", monitor_process.FAST_HEARTBEATS)
     monitor.wait_for(lambda s: domain_view(s, dom).get("heartbeat") ==
@@ -71,7 +72,10 @@ def test_nova_backend_hard_reboots_a_hung_guest_after_forensics(
     assert set(manifest["files"]) == {"console", "screenshot"}
     assert b"Kernel panic" in (kept / "console.log").read_bytes()
     assert (kept / manifest["files"]["screenshot"]["file"]).stat().st_size
-    assert manifest["monitor"]["heartbeat"]["consecutive_failures"] >= 3
+    signals = manifest["monitor"]["signals"]
+    assert signals["agent"]["consecutive_failures"] >= 3
+    assert signals["kernel"]["signal"] == "silent"
+    assert signals["vcpu_used_last_interval"]  # the panic loop spins
     # the reboot started a new console: the forensics are all that is left
     assert b"Kernel panic" not in console.read_bytes()
     print("\nforensics before the hard reboot took %.3f s"

@@ -21,7 +21,7 @@ AGENT_SOCKET = "/var/lib/libvirt/qemu/org.qemu.guest_agent.0.%s.sock"
 def domain_xml(index, kernel, initrd, cmdline, console_log,
                instance_uuid=None, display_name=None, virt_type="qemu",
                panic_device=False, memory_mib=128, agent_channel=True,
-               graphics=False):
+               graphics=False, stats_period=10):
     name = "instance-%08x" % index
     instance_uuid = instance_uuid or str(_uuid.uuid4())
     created = datetime.datetime.now(datetime.timezone.utc).strftime(
@@ -34,6 +34,11 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
       <target type='virtio' name='org.qemu.guest_agent.0'/>
     </channel>""".format(sock=AGENT_SOCKET % name) if agent_channel else "")
     extra = "\n    <panic model='isa'/>" if panic_device else ""
+    # Nova writes <stats period='N'/> ([libvirt] mem_stats_period_seconds,
+    # 10 by default); 0 turns the statistics off, as it does in Nova
+    balloon = ("<memballoon model='virtio'><stats period='%d'/></memballoon>"
+               % stats_period if stats_period else
+               "<memballoon model='virtio'/>")
     if graphics:  # a screen to take screenshots of (VNC on loopback)
         extra += ("\n    <graphics type='vnc' autoport='yes' "
                   "listen='127.0.0.1'/>\n    <video><model type='vga'/>"
@@ -76,7 +81,7 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
       <source path='{console}'/>
       <target port='0'/>
     </serial>{channel}
-    <memballoon model='virtio'/>{extra}
+    {balloon}{extra}
   </devices>
 </domain>""".format(mark=LAB_MARK, virt=virt_type, name=name,
                     uuid=instance_uuid, ns=NOVA_NS,
@@ -84,7 +89,7 @@ def domain_xml(index, kernel, initrd, cmdline, console_log,
                     memory=memory_mib, kernel=escape(kernel),
                     initrd=escape(initrd), cmdline=escape(cmdline), tcg=tcg,
                     console=escape(str(console_log)), channel=channel,
-                    extra=extra)
+                    balloon=balloon, extra=extra)
 
 
 def console_log(dom):

@@ -68,6 +68,23 @@ def hang_kernel(dom):
     guest_shell(dom, "sleep 0.2; echo c > /proc/sysrq-trigger")
 
 
+def hang_kernel_from_host(dom):
+    """Panic the guest kernel with an NMI from the host (the guest boots
+    with unknown_nmi_panic=1): for a guest without a working agent."""
+    dom.injectNMI(0)
+
+
+def freeze_agent(dom):
+    """SIGSTOP qemu-ga inside the guest: the agent stops answering, its
+    port stays open, the kernel runs on."""
+    guest_shell(dom, "sleep 0.2; kill -STOP $(pidof qemu-ga)")
+
+
+def reboot_inside(dom):
+    """A reboot decided by the guest: a REBOOT event, the same QEMU."""
+    guest_shell(dom, "sleep 0.2; reboot -f")
+
+
 def stop_agent(dom):
     """Stop qemu-ga inside the guest (and keep it stopped): the guest is
     alive, its agent port closes."""

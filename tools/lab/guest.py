@@ -22,7 +22,10 @@ MODULES = ["virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
            "virtio", "virtio_pci", "virtio_console", "virtio_balloon",
            "button", "evdev", "pvpanic", "pvpanic-mmio"]
 AGENT_PORT = "org.qemu.guest_agent.0"
-CMDLINE = "console=ttyS0 panic=0 quiet loglevel=3"
+# panic=0: a panic hangs the kernel (no reboot).  unknown_nmi_panic: an
+# NMI from the host (virsh inject-nmi) panics it, to hang a guest that has
+# no agent to ask.
+CMDLINE = "console=ttyS0 panic=0 unknown_nmi_panic=1 quiet loglevel=3"
 
 INIT = """#!/bin/busybox sh
 /bin/busybox --install -s /bin

@@ -77,7 +77,7 @@ class Lab:
 
     def _define(self, virt_type, instance_uuid=None, display_name=None,
                 panic_device=False, agent_channel=True, agent_delay=0,
-                agent_log=False, graphics=False):
+                agent_log=False, graphics=False, stats_period=10):
         index = next(self._index)
         kernel, initrd, cmdline = self.image
         if agent_delay:
@@ -90,7 +90,7 @@ class Lab:
             instance_uuid=instance_uuid or str(uuid.uuid4()),
             display_name=display_name, virt_type=virt_type,
             panic_device=panic_device, agent_channel=agent_channel,
-            graphics=graphics))
+            graphics=graphics, stats_period=stats_period))
 
     def boot_guest(self, wait=True, **options):
         dom = self._define(self.virt_type, **options)

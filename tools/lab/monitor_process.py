@@ -12,17 +12,20 @@ from tools.lab import host
 MONITOR = str(Path(sys.executable).with_name("instanceha-monitor"))
 
 
-def heartbeat_options(interval, timeout, threshold):
+def heartbeat_options(interval, timeout, threshold, extra=""):
     """The [introspectiveinstancemonitor] lines for these settings."""
     return ("\n[introspectiveinstancemonitor]\n"
             "guest_monitoring_interval = %d\n"
             "guest_monitoring_timeout = %d\n"
-            "guest_monitoring_failure_threshold = %d\n"
-            % (interval, timeout, threshold))
+            "guest_monitoring_failure_threshold = %d\n%s"
+            % (interval, timeout, threshold, extra))
 
 
-# Heartbeats every 2 s, 1 s timeout, 3 failures: a hang found in ~7 s.
-FAST_HEARTBEATS = heartbeat_options(2, 1, 3)
+# Heartbeats every 2 s, 1 s timeout, 3 failures: a hang found in ~7 s,
+# with guests whose balloon statistics come every FAST_STATS_PERIOD s.
+FAST_HEARTBEATS = heartbeat_options(2, 1, 3,
+                                    "kernel_heartbeat_slack = 2\n")
+FAST_STATS_PERIOD = 2
 
 
 def domain_view(state, dom):
@@ -82,6 +85,10 @@ retry_max_interval = 5
             time.sleep(interval)
         raise AssertionError("monitor state not reached in %s s: %s" % (
             timeout, json.dumps(self.status(), indent=1)[-3000:]))
+
+    def log_text(self):
+        self.log.flush()
+        return (Path(self.log.name)).read_text()
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

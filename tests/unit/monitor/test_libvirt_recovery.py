@@ -10,7 +10,8 @@ import libvirt
 from monitor import delivery
 from monitor import forensics
 from monitor import libvirt_recovery
-from monitor import outbox
+from monitor import store
+from tests import monitor_harness as harness
 from tests.monitor_harness import Recorder
 from tests.monitor_harness import domain_view
 
@@ -98,7 +99,7 @@ def test_monitor_keeps_forensics_before_it_sends(start, domains, tmp_path):
     def send(sent):  # what exists on disk when the recovery goes out
         incidents = list((tmp_path / "state" / "forensics").glob("*"))
         seen.append([(p / "console.log").read_text() for p in incidents])
-        return delivery.Answer(202, "accepted", "n-1")
+        return delivery.accepted("accepted", "n-1")
 
     monitor = start(send=send)
     monitor.process_dies(dom)
@@ -112,18 +113,35 @@ def test_monitor_keeps_forensics_before_it_sends(start, domains, tmp_path):
         "vir_domain_event"] == "STOPPED_FAILED"
 
 
-def test_a_stuck_capture_delays_the_recovery_by_the_timeout_only(
+def test_a_stuck_capture_holds_a_hang_by_its_timeout_and_a_death_not(
         start, domains, monkeypatch):
-    monkeypatch.setattr(forensics, "capture",
-                        lambda *args: time.sleep(30))
-    recorder = Recorder()
-    monitor = start(send=recorder, extra="[forensics]\ntimeout = 1\n")
-    dom, = domains.create()
-    monitor.process_dies(dom)
+    """A hung guest's screen and console are read before it is reset, for
+    at most [forensics] timeout; a dead QEMU has nothing left to wait
+    for, so its notification never waits for the capture."""
+    monkeypatch.setattr(forensics, "capture", lambda *args: time.sleep(60))
+    sent = {}
+
+    def send(body):
+        sent[body["payload"]["instance_uuid"]] = time.monotonic()
+        return delivery.accepted("accepted", "n")
+
+    monitor = start(send=send, extra="[forensics]\ntimeout = 3\n"
+                    "[introspectiveinstancemonitor]\n"
+                    "guest_monitoring_interval = 1\n"
+                    "guest_monitoring_timeout = 1\n"
+                    "guest_monitoring_failure_threshold = 2\n")
+    hung, dead = domains.create(2, devices=harness.AGENT_CHANNEL)
+    monitor.agent_connects(hung)
+    monitor.process_dies(dead)
     died = time.monotonic()
-    monitor.wait_for(lambda: recorder.bodies, timeout=10)
-    assert 0.9 <= time.monotonic() - died < 5
-    assert "last_forensics" not in domain_view(monitor, dom)
+    monitor.wait_for(lambda: domain_view(monitor, hung).get(
+        "last_notified"))
+    declared = time.monotonic()
+    monitor.wait_for(lambda: len(sent) == 2, timeout=20)
+
+    assert sent[dead.UUIDString()] - died < 2.5  # before any hold ends
+    assert sent[hung.UUIDString()] - declared >= 2.5  # held for 3 s
+    assert sent[hung.UUIDString()] - declared < 10
 
 
 def test_forensics_can_be_turned_off(start, domains, tmp_path):
@@ -143,11 +161,10 @@ def test_libvirt_backend_restarts_a_dead_domain_once(domains):
     first = recover(body(dom, DEATH))
     again = recover(body(dom, DEATH))
 
-    assert (first.status_code, first.detail) == (
-        202, "libvirt: create done (QEMU process gone)")
+    assert first == delivery.accepted(
+        "libvirt: create done (QEMU process gone)")
     assert dom.isActive()
-    assert (again.status_code, again.detail) == (
-        409, "the domain is running again")
+    assert again == delivery.rejected("the domain is running again")
 
 
 def test_libvirt_backend_restarts_a_hung_domain(start, domains):
@@ -159,12 +176,12 @@ def test_libvirt_backend_restarts_a_hung_domain(start, domains):
 
     answer = libvirt_recovery.LibvirtRecovery(URI)(body(dom, HANG))
 
-    assert answer.status_code == 202 and dom.isActive()
+    assert answer.kind == delivery.ACCEPTED and dom.isActive()
     # a new QEMU process (destroy, then start), not a signal to the hung one
     watching.wait_for(lambda: (
         domain_view(watching, dom)["last_event_at"] != booted and
         domain_view(watching, dom)["last_event"] == "STARTED_BOOTED"))
-    assert watching.monitor.outbox.entries() == []  # the destroy: no alarm
+    assert watching.entries() == []  # the destroy: no alarm
 
 
 def test_libvirt_backend_refuses_what_it_cannot_restart(domains):
@@ -176,33 +193,38 @@ def test_libvirt_backend_refuses_what_it_cannot_restart(domains):
     transient.destroy()  # a transient domain leaves no definition
     answer = libvirt_recovery.LibvirtRecovery(URI)(
         {"payload": dict(DEATH, instance_uuid=uuid)})
-    assert (answer.status_code, answer.detail) == (
-        409, "libvirt has no such domain any more")
+    assert answer == delivery.rejected("libvirt has no such domain any more")
 
 
 def test_libvirt_backend_retries_while_libvirt_is_away():
     answer = libvirt_recovery.LibvirtRecovery(
         "qemu+unix:///system?socket=/nonexistent")(
         {"payload": dict(DEATH, instance_uuid="u")})
-    assert answer.status_code is None
-    assert outbox.classify(answer.status_code) == outbox.RETRY
+    assert answer.kind == delivery.RETRY
 
 
-def test_monitor_with_the_libvirt_backend_brings_a_domain_back(
+def test_monitor_with_the_libvirt_backend_resets_a_hung_domain(
         start, domains):
-    monitor = start(extra="[recovery]\nbackend = libvirt\n",
+    """A guest whose agent connected and then never answers (the test
+    driver answers every agent command with an error): declared hung, and
+    the configured libvirt backend destroys and starts it."""
+    monitor = start(extra="[recovery]\nbackend = libvirt\n"
+                    "[forensics]\nenabled = false\n"
+                    "[introspectiveinstancemonitor]\n"
+                    "guest_monitoring_interval = 1\n"
+                    "guest_monitoring_timeout = 1\n"
+                    "guest_monitoring_failure_threshold = 2\n",
                     configured_backend=True)
-    dom, = domains.create()
-    monitor.wait_for(lambda: dom.UUIDString() in
-                     monitor.monitor.inventory.known_running())
-    dom.destroy()  # the process is gone, and libvirt says it failed:
-    monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STOPPED,
-                   libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED)
+    dom, = domains.create(devices=harness.AGENT_CHANNEL)
+    monitor.agent_connects(dom)
+    first_boot = domain_view(monitor, dom)["boot"]
 
-    monitor.wait_for(lambda: monitor.monitor.outbox.entries(
-        outbox.ACCEPTED))
+    monitor.wait_for(lambda: monitor.monitor.store.entries(store.ACCEPTED))
     entry, = monitor.status()["outbox"]["entries"]
-    assert entry["state"] == outbox.ACCEPTED
-    assert monitor.status()["recovery_backend"] == "libvirt"
+    assert entry["event"] == "QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED"
     assert entry["last_error"] is None
+    assert monitor.status()["recovery_backend"] == "libvirt"
+    # a new QEMU process: the monitor saw it stop and start again
+    monitor.wait_for(lambda: domain_view(monitor, dom).get("boot", 0) >
+                     first_boot)
     assert dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING

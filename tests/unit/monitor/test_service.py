@@ -6,16 +6,20 @@ to the very callback libvirt invokes (``RunningMonitor.inject``); the real
 kill -9 runs in the lab tier.
 """
 import json
+import os
 import time
+import urllib.error
 import urllib.request
 
 import libvirt
+import pytest
 
-from monitor import events
 from monitor import delivery
-from monitor import outbox
+from monitor import store
+from tests import monitor_harness as harness
 from tests.monitor_harness import Recorder
 from tests.monitor_harness import domain_view
+from tests.monitor_harness import running_boots
 
 STOPPED = libvirt.VIR_DOMAIN_EVENT_STOPPED
 
@@ -56,7 +60,7 @@ def test_process_death_is_committed_then_delivered(start, domains):
                                "instance_uuid": dom.UUIDString(),
                                "vir_domain_event": "STOPPED_FAILED"}
     entry, = monitor.status()["outbox"]["entries"]
-    assert entry["state"] == outbox.ACCEPTED
+    assert entry["state"] == store.ACCEPTED
     assert entry["notification_uuid"] == "n-1"
     assert domain_view(monitor, dom)["last_decision"] == \
         "notify LIFECYCLE/STOPPED_FAILED"
@@ -66,8 +70,7 @@ def test_panic_and_the_stop_after_it_make_one_notification(start, domains):
     recorder = Recorder()
     monitor = start(send=recorder)
     dom, = domains.create()
-    monitor.wait_for(lambda: dom.UUIDString() in
-                     monitor.monitor.inventory.known_running())
+    monitor.wait_for(lambda: dom.UUIDString() in running_boots(monitor))
 
     monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_CRASHED,
                    libvirt.VIR_DOMAIN_EVENT_CRASHED_PANICKED)
@@ -104,12 +107,12 @@ def test_forward_ignored_events_restores_masakari_monitors_behaviour(
 def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
     class Down:
         def __call__(self, body):
-            return delivery.Answer(None, "ConnectFailure: refused")
+            return delivery.retry("ConnectFailure: refused")
 
     first = start(send=Down())
     dom, = domains.create()
     first.process_dies(dom)
-    first.wait_for(lambda: first.monitor.outbox.entries()[0]["attempts"] >= 1)
+    first.wait_for(lambda: first.monitor.store.entries()[0]["attempts"] >= 1)
     pending = first.status()["outbox"]
     assert pending["pending"] == 1
     assert pending["entries"][0]["last_error"] == "ConnectFailure: refused"
@@ -122,15 +125,14 @@ def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
     second.stop()
 
     third = start(send=recorder)  # accepted before: never sent again
-    third.wait_for(lambda: third.monitor.libvirt_state["connected"])
+    third.wait_for(lambda: third.monitor.engine.connected)
     assert len(recorder.bodies) == 1
 
 
 def test_status_endpoint_serves_status_metrics_and_health(start, domains):
     monitor = start()
     dom, = domains.create()
-    monitor.wait_for(lambda: dom.UUIDString() in
-                     monitor.monitor.inventory.known_running())
+    monitor.wait_for(lambda: dom.UUIDString() in running_boots(monitor))
     base = monitor.monitor.status_url
 
     with urllib.request.urlopen(base + "/status") as response:
@@ -148,43 +150,19 @@ def test_status_endpoint_serves_status_metrics_and_health(start, domains):
         in metrics
 
 
-def test_death_found_by_reconcile_is_reported_once(start, domains):
-    """What the watcher hands over after a (re)connect: a domain last seen
-    running and now shut off for reason crashed died unseen."""
-    recorder = Recorder()
-    monitor = start(send=recorder)
-    dom, = domains.create()
-    monitor.wait_for(lambda: dom.UUIDString() in
-                     monitor.monitor.inventory.known_running())
-    boot = monitor.loop.call(monitor.monitor.inventory.boot_of,
-                             dom.UUIDString())
-    crashed = {dom.UUIDString(): events.DomainState(
-        dom.UUIDString(), dom.name(), -1, libvirt.VIR_DOMAIN_SHUTOFF,
-        libvirt.VIR_DOMAIN_SHUTOFF_CRASHED)}
-
-    monitor.loop.call(monitor.monitor.reconciled, crashed)
-    monitor.loop.call(monitor.monitor.reconciled, crashed)  # reconnect again
-    monitor.wait_for(lambda: len(recorder.bodies) == 1)
-
-    entry, = monitor.status()["outbox"]["entries"]
-    assert entry["key"] == "%s/%s/LIFECYCLE/STOPPED_FAILED" % (
-        dom.UUIDString(), boot)
-    view = domain_view(monitor, dom)
-    assert view["state"] == "shutoff"
-    assert "while the monitor was not listening" in view["reason"]
-
-
 def test_libvirtd_away_is_retried_not_fatal(start):
     """A libvirtd that does not answer (nothing listens on the port): the
     monitor stays up, says why in status, and keeps trying."""
     monitor = start(uri="qemu+tcp://127.0.0.1:9/system", connected=False)
-    monitor.wait_for(lambda: monitor.monitor.libvirt_state["last_error"])
-    time.sleep(1.5)  # several reconnection attempts
+    monitor.wait_for(lambda: monitor.monitor.engine.libvirt["last_error"])
+    first = monitor.monitor.metrics.registry.get_sample_value(
+        "instanceha_libvirt_events_total", {"event": "STARTED_BOOTED"})
 
     libvirt_state = monitor.status()["libvirt"]
     assert not monitor.task.done()
     assert libvirt_state["connected"] is False
     assert "Connection refused" in libvirt_state["last_error"]
+    assert first == 0.0  # labelled counters exist before any event
 
 
 def test_systemd_ready_status_and_watchdog_from_the_loop(
@@ -228,6 +206,7 @@ def test_sighup_reload_applies_new_heartbeat_settings(start, tmp_path):
     assert (settings["interval"], settings["timeout"],
             settings["threshold"]) == (4, 1, 5)
     assert monitor.monitor.prober.interval == 4
+    assert monitor.monitor.engine.settings.threshold == 5
     assert settings["reloaded_at"]
 
 
@@ -243,3 +222,163 @@ def test_reload_of_a_broken_file_changes_nothing(start, tmp_path):
     assert monitor.status()["settings"] == {
         "interval": 10, "timeout": 2, "threshold": 3, "recovery_budget": 3,
         "reloaded_at": None}
+
+
+HUNG_FAST = ("[introspectiveinstancemonitor]\nguest_monitoring_interval = 1\n"
+             "guest_monitoring_timeout = 1\n"
+             "guest_monitoring_failure_threshold = 4\n")
+
+
+def test_defect_a_reconnect_keeps_the_hang_count(start, domains):
+    """A reconnect reset every guest's failed heartbeats to zero, and
+    re-declared a guest already reported hung."""
+    recorder = Recorder()
+    monitor = start(send=recorder, extra=HUNG_FAST)
+    dom, = domains.create(devices=harness.AGENT_CHANNEL)
+    monitor.agent_connects(dom)
+    monitor.wait_for(lambda: domain_view(monitor, dom)[
+        "heartbeat_failures"] >= 2)
+    watcher = monitor.monitor.watcher
+    monitor.loop.call(watcher._closed_on_loop, "test: connection dropped")
+    monitor.wait_for(lambda: not monitor.monitor.engine.connected)
+    monitor.wait_for(lambda: monitor.monitor.engine.connected)
+    counted = domain_view(monitor, dom)["heartbeat_failures"]
+    monitor.wait_for(lambda: recorder.bodies, timeout=10)
+    assert counted >= 2  # the count went on through the reconnect
+    for _ in range(2):  # declared once: another reconnect sends nothing
+        monitor.loop.call(watcher._closed_on_loop, "again")
+        monitor.wait_for(lambda: monitor.monitor.engine.connected)
+    time.sleep(3)
+    assert len(recorder.bodies) == 1
+    assert domain_view(monitor, dom)["liveness"] == "hang declared"
+
+
+def test_defect_domain_churn_leaves_nothing_behind(start, domains):
+    """1,000 domains defined, started (watched: they have an agent
+    channel), destroyed and undefined, in batches of 50: the monitor's
+    tasks, state, status and store come back to where they were."""
+    import gc
+    import resource
+
+    monitor = start(extra=HUNG_FAST)
+    m = monitor.monitor
+
+    def counts():
+        return {"prober tasks": m.prober.watching,
+                "watcher tasks": len(m.watcher._tasks),
+                "forensics tasks": len(m.forensics._tasks),
+                "sends": len(m.delivery._inflight),
+                "guests": len(m.engine.guests),
+                "status bytes": len(json.dumps(m.status()["domains"])),
+                "boots in store": len(m.store.restore().boots)}
+
+    def batch(size):
+        doms = domains.create(size, devices=harness.AGENT_CHANNEL)
+        uuids = {d.UUIDString() for d in doms}
+        monitor.wait_for(lambda: all(
+            m.engine.guests[u].watched for u in uuids
+            if u in m.engine.guests) and uuids <= set(m.engine.guests))
+        for dom in doms:
+            dom.destroy()
+            dom.undefine()
+            domains.made.remove(dom)
+        monitor.wait_for(lambda: not uuids & set(m.engine.guests))
+
+    batch(50)
+    gc.collect()
+    before = monitor.loop.call(counts)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    for _ in range(20):
+        batch(50)
+    took = time.monotonic() - started
+    gc.collect()
+    after = monitor.loop.call(counts)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print("\nchurn of 1,000 watched domains in %.1f s: %s; peak RSS of the "
+          "test process %d -> %d KiB" % (took, after, rss_before, rss_after))
+    assert after == before
+    assert m.metrics.registry.get_sample_value(
+        "instanceha_libvirt_events_total",
+        {"event": "UNDEFINED_REMOVED"}) >= 1050
+
+
+def test_defect_a_second_monitor_on_the_same_state_refuses(start, tmp_path):
+    from monitor import service
+    from monitor import store as store_mod
+
+    first = start()
+    with pytest.raises(store_mod.StateLocked) as refused:
+        first.loop.call(lambda: service.Monitor(first.monitor.conf))
+    assert "pid %d" % os.getpid() in str(refused.value)
+    assert first.monitor.engine.connected  # the first one goes on
+
+
+def test_clear_quarantine_through_the_control_socket(start, domains,
+                                                     tmp_path):
+    from monitor import cmd
+
+    recorder = Recorder()
+    monitor = start("recovery_budget = 1", send=recorder)
+    doms = domains.create()
+    monitor.process_dies(*doms)
+    monitor.wait_for(lambda: recorder.bodies)
+    dom = doms[0]
+    monitor.inject(dom.name(), libvirt.VIR_DOMAIN_EVENT_STARTED,
+                   libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED)
+    monitor.process_dies(dom)
+    monitor.wait_for(lambda: domain_view(monitor, dom).get(
+        "last_decision") == "quarantine")
+    conf_args = type("Args", (), {"uuid": dom.UUIDString()})()
+
+    assert cmd.cmd_clear_quarantine(monitor.monitor.conf, conf_args) == 0
+    assert dom.UUIDString() not in monitor.monitor.engine.budget.quarantined
+    assert cmd.cmd_clear_quarantine(monitor.monitor.conf, conf_args) == 1
+
+
+def test_defect_the_status_port_cannot_clear_a_quarantine(start):
+    """POST /quarantine/<uuid>/clear on the TCP status port needed no
+    authentication: any local user could clear a quarantine."""
+    monitor = start()
+    request = urllib.request.Request(
+        monitor.monitor.status_url + "/quarantine/x/clear", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request)
+    assert refused.value.code == 403
+
+
+def test_the_control_socket_checks_the_peer(tmp_path):
+    """A peer that is neither root nor the monitor's user is refused,
+    even if it can reach the socket."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from monitor import control
+
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a client as another user")
+    where = tempfile.mkdtemp(dir="/tmp")  # reachable by the other user
+    os.chmod(where, 0o755)
+    path = os.path.join(where, "control.sock")
+
+    async def main():
+        runner = await control.serve(path, lambda uuid: True)
+        os.chmod(path, 0o666)  # only the SO_PEERCRED check is left
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c",
+            "import os, sys; from monitor import control; "
+            "os.setgid(65534); os.setuid(65534); "
+            "print(control.post(sys.argv[1], '/quarantine/u/clear'))",
+            path, stdout=subprocess.PIPE, cwd=os.getcwd())
+        out, _ = await child.communicate()
+        root = await asyncio.get_running_loop().run_in_executor(
+            None, control.post, path, "/quarantine/u/clear")
+        await runner.cleanup()
+        return out.decode(), root
+
+    out, root = asyncio.run(main())
+    assert "403" in out and "uid 65534 may not clear" in out
+    assert root == (200, {"cleared": "u"})

@@ -1,0 +1,75 @@
+"""The control socket: operator actions, for root only.
+
+A unix socket in the state directory (0700, so only root reaches it at
+all), and each request's peer checked with SO_PEERCRED: only root or the
+monitor's own user may act.  The status endpoint stays read-only.
+"""
+import http.client
+import json
+import os
+import socket
+import struct
+
+from aiohttp import web
+
+from monitor import private
+
+SOCKET = "control.sock"
+_CRED = struct.Struct("3i")  # pid, uid, gid
+
+
+def peer_uid(request):
+    sock = request.transport.get_extra_info("socket")
+    _, uid, _ = _CRED.unpack(sock.getsockopt(
+        socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size))
+    return uid
+
+
+async def serve(path, clear_quarantine):
+    """``clear_quarantine(uuid)`` -> True when it was quarantined."""
+    allowed = {0, os.geteuid()}
+
+    async def clear(request):
+        uid = peer_uid(request)
+        if uid not in allowed:
+            return web.json_response(
+                {"error": "uid %d may not clear a quarantine: run as root"
+                          % uid}, status=403)
+        uuid = request.match_info["uuid"]
+        if not clear_quarantine(uuid):
+            return web.json_response(
+                {"error": "%s is not quarantined" % uuid}, status=404)
+        return web.json_response({"cleared": uuid})
+
+    app = web.Application()
+    app.router.add_post("/quarantine/{uuid}/clear", clear)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    if os.path.exists(path):
+        os.unlink(path)  # left by a monitor that was killed
+    site = web.UnixSite(runner, str(path))
+    await site.start()
+    os.chmod(path, private.FILE_MODE)
+    return runner
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self._path = str(path)
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def post(path, url_path, timeout=10):
+    """(HTTP status, JSON answer) of a POST on the control socket."""
+    connection = _UnixConnection(path, timeout)
+    try:
+        connection.request("POST", url_path)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()

@@ -1,0 +1,78 @@
+"""What the engine asks of the adapters: plain, immutable requests.
+
+The durable ones (boots, budgets, the outbox) are written by the store in
+one transaction per observation, before any other effect is carried out;
+the others go to the prober, the forensics capture, the log and the
+metrics.
+"""
+import dataclasses
+
+
+# -- durable: the store ----------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class PutBoot:
+    uuid: str
+    name: str
+    boot: object  # guest.Boot
+
+
+@dataclasses.dataclass(frozen=True)
+class DropBoot:
+    uuid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PutBudget:
+    uuid: str
+    recoveries: tuple  # times of the recoveries within the window
+    quarantined_since: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Enqueue:
+    """A notification, on disk before it is sent.  ``hold``: seconds
+    before its first attempt unless released (room for forensics)."""
+    key: str
+    body: dict
+    hold: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    key: str
+
+
+DURABLE = (PutBoot, DropBoot, PutBudget, Enqueue, Release)
+
+
+# -- after the commit ------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Watch:
+    uuid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Unwatch:
+    uuid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Capture:
+    """Keep the evidence of a guest before its recovery."""
+    uuid: str
+    name: str
+    key: str
+    facts: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Log:
+    level: int  # logging level
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Count:
+    """One increment of a labelled counter of the metrics."""
+    metric: str
+    label: str

@@ -1,0 +1,608 @@
+"""Every decision of the monitor, as a pure reducer.
+
+    effects = engine.observe(observation, now)
+
+An observation is a fact an adapter saw (``observations``); an effect is a
+request to an adapter (``effects``).  The engine owns deaths, hangs, agent
+state, reboot grace, budgets and quarantine, the storm guard and
+deduplication; it does no I/O and reads no clock, so every rule is tested
+as a table with the time given.  Its durable state (boots, budgets) is
+handed back by the store at start (``Restored``) and kept by the store
+from the effects.
+
+Incident identity: each time a domain is seen starting, it gets a new boot
+number (``next_boot``, never reused).  A death is notified once per boot;
+a hang once per hang incident of a boot.  The boot is kept while the
+domain runs, so the same death seen by its event, by a reconcile after a
+reconnect, and again after a monitor restart is one notification, while a
+crash after a host reboot (libvirt hands out the same domain IDs again) is
+a new one.
+"""
+import dataclasses
+import logging
+
+from monitor import budget as budget_mod
+from monitor import effects as fx
+from monitor import events
+from monitor import guest as gm
+from monitor import notification
+from monitor import observations as obs
+from monitor import storm as storm_mod
+
+LOG_WARNING, LOG_INFO, LOG_ERROR = (logging.WARNING, logging.INFO,
+                                    logging.ERROR)
+RECORD_ONLY, QUARANTINE, HOLD = "record only", "quarantine", "hold"
+# labels of the decisions metric
+DECISIONS = ("notify", "record", "duplicate", "quarantine", "hold", "warn",
+             "storm-begin", "storm-end")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    hostname: str = "localhost"
+    interval: float = 10.0
+    timeout: float = 2.0
+    threshold: int = 3
+    reboot_grace: float = 60.0
+    max_recoveries: int = 3
+    recovery_window: float = 3600.0
+    storm_fraction: float = 0.5
+    storm_min_guests: int = 4
+    forward_ignored: bool = False
+    forensics: bool = True
+    forensics_hold: float = 10.0
+    kernel_stale_periods: int = 2
+    kernel_slack: float = 5.0
+    kernel_poll_interval: float = 10.0
+    agent_silence_recovers: bool = False
+    kernel_silence_recovers: bool = True
+
+
+@dataclasses.dataclass
+class Restored:
+    """The durable state, as the store read it back."""
+    boots: dict = dataclasses.field(default_factory=dict)  # uuid: (name, Boot)
+    next_boot: int = 1
+    recoveries: dict = dataclasses.field(default_factory=dict)
+    quarantined: dict = dataclasses.field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, settings, restored=None):
+        restored = restored or Restored()
+        self.settings = settings
+        self.verdicts = gm.verdicts(settings.agent_silence_recovers,
+                                    settings.kernel_silence_recovers)
+        self.budget = budget_mod.Budget(
+            settings.max_recoveries, settings.recovery_window,
+            restored.recoveries, restored.quarantined)
+        self.storm = storm_mod.StormGuard(settings.storm_fraction,
+                                          settings.storm_min_guests)
+        self.next_boot = restored.next_boot
+        self.guests = {}
+        for uuid, (name, boot) in restored.boots.items():
+            self.guests[uuid] = gm.Guest(
+                uuid, name, boot=boot, power=gm.RUNNING,
+                liveness=gm.DECLARED if boot.hang_open else gm.HEALTHY)
+        self.host_boot = None
+        self.connected = False
+        self.libvirt = {"connected": False, "since": None,
+                        "last_error": None}
+        self.included = None  # HA_Enabled servers; None: every guest
+        self.ha_error = None
+        self._handlers = {
+            obs.Connected: self._connected,
+            obs.Disconnected: self._disconnected,
+            obs.Lifecycle: self._lifecycle,
+            obs.Described: self._described,
+            obs.AgentLifecycle: self._agent,
+            obs.Rebooted: self._rebooted,
+            obs.IoError: self._io_error,
+            obs.Heartbeat: self._heartbeat,
+            obs.GuestStats: self._stats,
+            obs.HaEnabled: self._ha_enabled,
+            obs.Captured: self._captured,
+            obs.ClearQuarantine: self._clear_quarantine,
+            obs.Reconfigured: self._reconfigured,
+            obs.Tick: self._tick,
+        }
+
+    def observe(self, observation, now):
+        out = []
+        self._handlers[type(observation)](observation, now, out)
+        return out
+
+    # -- the libvirt connection -------------------------------------------
+    def _connected(self, o, now, out):
+        self.connected = True
+        self.libvirt.update(connected=True, since=notification.iso(now))
+        if o.host_boot:
+            self.host_boot = o.host_boot
+        listed = set()
+        for domain in o.domains:
+            listed.add(domain.uuid)
+            if domain.uuid in o.touched:
+                continue  # its events arrived after the listing was taken
+            self._reconcile(domain, now, out)
+        for uuid in list(self.guests):
+            if uuid not in listed and uuid not in o.touched:
+                self._forget(uuid, out)  # undefined while away
+        self._check_storm(now, out)
+
+    def _reconcile(self, d, now, out):
+        g = self._guest(d.uuid, d.name)
+        power = gm.POWER_OF_STATE.get(d.state, gm.RUNNING)
+        g.view["state"] = power
+        if power in gm.ACTIVE:
+            boot = g.boot
+            same = boot is not None and boot.dom_id == d.dom_id and (
+                None in (boot.host_boot, self.host_boot) or
+                boot.host_boot == self.host_boot)
+            if not same:  # (re)started while nobody listened: a new boot
+                self._begin_boot(g, d.dom_id, out)
+            g.power = power
+            self._describe(g, d.channel, d.balloon_period)
+            if d.channel and d.agent_connected:
+                g.agent = gm.CONNECTED
+            elif d.channel and d.agent_connected is False and \
+                    g.agent == gm.CONNECTED:
+                g.agent = gm.CLOSED  # the guest closed it while away
+        else:
+            died = events.died_unseen(d.state, d.reason)
+            if g.boot is not None and died is not None:
+                g.view.update(last_event=died.name,
+                              last_event_at=notification.iso(now))
+                out.append(fx.Count("events", died.name))
+                out.append(fx.Log(LOG_WARNING, "Domain %s (%s) died while "
+                                  "unobserved: %s" % (g.name, g.uuid,
+                                                      died.why)))
+                self._recover(g, died.masakari, died.why, now, out)
+            if g.boot is not None:
+                self._end_boot(g, out)
+            g.power = power
+        self._update_watch(g, out)
+
+    def _disconnected(self, o, now, out):
+        self.connected = False
+        self.libvirt.update(connected=False, since=notification.iso(now),
+                            last_error=o.reason)
+
+    # -- lifecycle events ---------------------------------------------------
+    def _lifecycle(self, o, now, out):
+        power, action = gm.LIFECYCLE.get(o.event, (None, gm.KEEP))
+        classified = events.classify_lifecycle(o.event, o.detail)
+        out.append(fx.Count("events", classified.name))
+        if action == gm.FORGET:
+            self._forget(o.uuid, out)
+            return
+        g = self._guest(o.uuid, o.name)
+        g.view.update(last_event=classified.name,
+                      last_event_at=notification.iso(now))
+        same_process = (g.boot is not None and g.power in gm.ACTIVE and
+                        g.boot.dom_id == o.dom_id)
+        if (action == gm.BEGIN and not same_process) or (
+                g.boot is None and power in gm.ACTIVE):
+            self._begin_boot(g, o.dom_id, out)
+        if power is not None:
+            if power != g.power:  # e.g. resumed: its kernel starts again
+                g.kernel_baseline = now
+            g.power = power
+            g.view["state"] = power
+        self._record_event(g, classified, now, out)
+        if action == gm.END and g.boot is not None:
+            self._end_boot(g, out)
+        self._update_watch(g, out)
+        if action in (gm.BEGIN, gm.END) or power is not None:
+            self._check_storm(now, out)
+
+    def _io_error(self, o, now, out):
+        classified = events.classify_io_error(o.action)
+        out.append(fx.Count("events", classified.name))
+        g = self._guest(o.uuid, o.name)
+        g.view.update(last_event=classified.name,
+                      last_event_at=notification.iso(now))
+        self._record_event(g, classified, now, out)
+
+    def _record_event(self, g, classified, now, out):
+        payload = events.payload_for(classified,
+                                     self.settings.forward_ignored)
+        if payload is None:
+            self._decided(g, "record", RECORD_ONLY, classified.why, out)
+        elif classified.masakari:
+            self._recover(g, payload, classified.why, now, out)
+        else:  # forwarded on request: every one is its own notification
+            key = notification.forwarded_key(
+                g.uuid, g.boot.seq if g.boot else None, payload, now)
+            self._enqueue(g, key, payload, classified.why, now, out,
+                          recovery=False)
+
+    def _described(self, o, now, out):
+        g = self.guests.get(o.uuid)
+        if g is not None and g.boot is not None:
+            self._describe(g, o.channel, o.balloon_period)
+            self._update_watch(g, out)
+
+    def _describe(self, g, channel, balloon_period):
+        g.channel = channel
+        g.kernel_period = balloon_period
+        if not channel:
+            g.agent = gm.AGENT[gm.NO_CHANNEL]
+        elif g.agent == gm.ABSENT:
+            g.agent = gm.AGENT[gm.BOOT_BEGAN]
+
+    def _agent(self, o, now, out):
+        if o.connected:
+            signal, what = gm.AGENT_UP, "AGENT_CONNECTED"
+        elif o.closed_by_guest:
+            signal, what = gm.AGENT_CLOSED, "AGENT_DISCONNECTED_CHANNEL"
+        else:  # at domain start: not yet up
+            signal, what = gm.AGENT_RESET, "AGENT_DISCONNECTED"
+        out.append(fx.Count("events", what))
+        g = self._guest(o.uuid, o.name)
+        g.view.update(last_agent_event=what,
+                      last_agent_event_at=notification.iso(now))
+        if g.boot is None:
+            return
+        g.agent = gm.AGENT[signal]
+        if signal != gm.AGENT_RESET:
+            g.channel = True
+            # only a running guest kernel opens or closes the port
+            self._reset_liveness(g, out, "the agent port was %s" % (
+                "opened" if o.connected else "closed by the guest"))
+        self._update_watch(g, out)
+        self._check_storm(now, out)
+
+    def _rebooted(self, o, now, out):
+        out.append(fx.Count("events", "REBOOT"))
+        g = self._guest(o.uuid, o.name)
+        g.view.update(last_event="REBOOT",
+                      last_event_at=notification.iso(now))
+        if g.boot is None:
+            return
+        g.grace_until = now + self.settings.reboot_grace
+        g.kernel_stamp, g.kernel_unchanged = None, 0  # a new kernel
+        g.kernel_baseline = g.grace_until
+        self._reset_liveness(g, out, "the guest rebooted")
+        self._check_storm(now, out)
+
+    # -- liveness -------------------------------------------------------------
+    def _heartbeat(self, o, now, out):
+        g = self.guests.get(o.uuid)
+        if g is None or g.boot is None:
+            return
+        if o.ok:
+            g.last_ok = now
+            g.agent, g.channel = gm.AGENT[gm.ANSWERED], True
+            g.failures, g.excuse, g.silent_since = 0, None, None
+        else:
+            g.excuse = o.excuse or self._excuse(g, now)
+            counted = g.excuse is None and g.agent == gm.CONNECTED
+            out.append(fx.Count("heartbeat_failures",
+                                "counted" if counted else "excused"))
+            if counted:
+                if g.failures == 0:
+                    g.silent_since = o.sent_at if o.sent_at else now
+                g.failures += 1
+                g.last_error = o.detail or "no answer"
+            if o.kernel_stamp:
+                g.kernel_read_at = now
+                self._see_stamp(g, o.kernel_stamp, now, polled=False)
+        self._liveness(g, now, out)
+
+    def _stats(self, o, now, out):
+        for uuid, stamp, cpu_ns in o.stats:
+            g = self.guests.get(uuid)
+            if g is None or g.boot is None:
+                continue
+            if cpu_ns is not None and g.cpu_ns is not None and \
+                    g.cpu_at is not None and now > g.cpu_at:
+                g.cpu_used = (max(0, cpu_ns - g.cpu_ns) / 1e9,
+                              now - g.cpu_at)
+            g.cpu_ns, g.cpu_at = cpu_ns, now
+            g.kernel_read_at = now
+            self._see_stamp(g, stamp, now, polled=True)
+            if self._excuse(g, now):  # silence counts only from now
+                g.kernel_unchanged, g.kernel_baseline = 0, now
+            self._liveness(g, now, out)
+
+    @staticmethod
+    def _see_stamp(g, stamp, now, polled):
+        """Any new stamp is an answer, also one that goes backwards (the
+        host clock stepped back; a QEMU restart is a new boot)."""
+        if not stamp:
+            g.kernel_stamp, g.kernel_unchanged = None, 0
+            return
+        if stamp != g.kernel_stamp:
+            g.kernel_stamp, g.kernel_unchanged = stamp, 0
+        elif polled:
+            g.kernel_unchanged += 1
+
+    def _signals(self, g, now):
+        s = self.settings
+        kernel = gm.kernel_signal(g, now, s.kernel_stale_periods,
+                                  s.kernel_slack, s.kernel_poll_interval)
+        return gm.agent_signal(g, s.threshold), kernel
+
+    def _liveness(self, g, now, out):
+        if self._excuse(g, now):
+            return  # nothing counts while excused; the state stays
+        agent, (kernel, kernel_detail) = self._signals(g, now)
+        verdict = self.verdicts[(agent, kernel)]
+        before = g.liveness
+        g.liveness, action = gm.LIVENESS[(before, verdict)]
+        if action == gm.DECLARE:
+            self._declare(g, agent, kernel, kernel_detail, now, out)
+        elif action == gm.WARN:
+            why = "%d consecutive heartbeats failed, but the guest kernel " \
+                  "is %s: the agent is unresponsive, the guest is not " \
+                  "recovered" % (g.failures, kernel_detail)
+            self._decided(g, "warn", "no recovery", why, out)
+            out.append(fx.Log(LOG_WARNING, "%s (%s): %s" % (g.name, g.uuid,
+                                                            why)))
+        elif action == gm.ANSWERING_AGAIN:
+            self._answering_again(g, out, "answering again")
+        if g.liveness != before:
+            self._check_storm(now, out)
+
+    def _declare(self, g, agent, kernel, kernel_detail, now, out):
+        if agent == gm.A_SILENT:
+            reason = "%d consecutive heartbeats failed (last: %s)" % (
+                g.failures, g.last_error)
+            if kernel == gm.K_SILENT:
+                reason += "; guest kernel %s" % kernel_detail
+        else:
+            reason = "guest kernel %s (agent: %s)" % (kernel_detail, g.agent)
+        if self.storm.active:
+            g.liveness = gm.HELD
+            self._decided(g, "hold", HOLD, reason + "; held: host-wide storm",
+                          out)
+            return
+        self._recover(g, notification.HUNG, reason, now, out, hang=True)
+
+    def _answering_again(self, g, out, why):
+        out.append(fx.Log(LOG_INFO, "%s (%s): %s" % (g.name, g.uuid, why)))
+        g.view.update(last_decision="watching", reason=why)
+        if g.boot.hang_open:
+            g.boot.hang_open = False
+            out.append(fx.PutBoot(g.uuid, g.name,
+                                  dataclasses.replace(g.boot)))
+
+    def _reset_liveness(self, g, out, why):
+        if g.liveness in (gm.DECLARED, gm.HELD, gm.WARNED):
+            self._answering_again(g, out, why)
+        g.liveness, g.failures, g.silent_since = gm.HEALTHY, 0, None
+
+    def _excuse(self, g, now):
+        included = self.included is None or g.uuid in self.included
+        return gm.excuse(g, now, self.connected, included)
+
+    # -- storm guard ----------------------------------------------------------
+    def _check_storm(self, now, out):
+        monitored = failing = 0
+        for g in self.guests.values():
+            if g.boot is None or self._excuse(g, now):
+                continue
+            agent, (kernel, _) = self._signals(g, now)
+            if self.verdicts[(agent, kernel)] == gm.UNMONITORED:
+                continue
+            monitored += 1
+            failing += g.liveness in gm.FAILING_STATES
+        change = self.storm.update(monitored, failing)
+        if change == "begin":
+            out.append(fx.Count("decisions", "storm-begin"))
+            out.append(fx.Log(LOG_ERROR, "Storm guard: %s" %
+                              self.storm.reason))
+        elif change == "end":
+            out.append(fx.Count("decisions", "storm-end"))
+            out.append(fx.Log(LOG_WARNING, "Storm guard: %s" %
+                              self.storm.last_end))
+            for g in list(self.guests.values()):
+                if g.liveness != gm.HELD:
+                    continue
+                agent, (kernel, detail) = self._signals(g, now)
+                if self.verdicts[(agent, kernel)] == gm.HANG:
+                    g.liveness = gm.DECLARED
+                    self._declare(g, agent, kernel, detail, now, out)
+                else:
+                    g.liveness = gm.HEALTHY
+
+    # -- recoveries -----------------------------------------------------------
+    def _recover(self, g, payload, why, now, out, hang=False):
+        name = notification.payload_name(payload)
+        if g.boot is None:
+            self._decided(g, "duplicate", RECORD_ONLY, why + "; no running "
+                          "boot known: already reported", out)
+            return
+        if not hang and name in g.boot.notified:
+            self._decided(g, "duplicate", "notify %s (already recorded)"
+                          % name, why, out)
+            return
+        allowed = self.budget.spend(g.uuid, now)
+        out.append(self.budget.record(g.uuid))
+        if not allowed:
+            why = "%s; %s" % (why, self.budget.why_quarantined())
+            self._decided(g, "quarantine", QUARANTINE, why, out)
+            out.append(fx.Log(LOG_WARNING, "%s (%s): %s" % (g.name, g.uuid,
+                                                            why)))
+            return
+        if hang:
+            g.boot.hangs += 1
+            g.boot.hang_open = True
+            key = notification.hang_key(g.uuid, g.boot.seq, g.boot.hangs)
+        else:
+            g.boot.notified = g.boot.notified | {name}
+            key = notification.death_key(g.uuid, g.boot.seq, payload)
+        out.append(fx.PutBoot(g.uuid, g.name, dataclasses.replace(g.boot)))
+        hold = self.settings.forensics_hold if (
+            hang and self.settings.forensics) else 0.0
+        self._enqueue(g, key, payload, why, now, out, hold=hold)
+
+    def _enqueue(self, g, key, payload, why, now, out, recovery=True,
+                 hold=0.0):
+        body = notification.body(self.settings.hostname, g.uuid, payload,
+                                 now)
+        out.append(fx.Enqueue(key, body, hold))
+        decision = "notify " + notification.payload_name(payload)
+        if recovery and self.settings.forensics:
+            out.append(fx.Capture(g.uuid, g.name, key, {
+                "key": key, "notification": body, "reason": why,
+                "signals": self._evidence(g, now),
+                "monitor_view": self._domain_view(g, now)}))
+        out.append(fx.Log(LOG_WARNING if recovery else LOG_INFO,
+                          "%s (%s): %s -> %s" % (g.name, g.uuid, why,
+                                                 decision)))
+        # kept apart from last_decision, which later events overwrite
+        g.view.update(last_notified=decision,
+                      last_notified_at=notification.iso(now),
+                      last_notified_reason=why)
+        self._decided(g, "notify", decision, why, out)
+
+    @staticmethod
+    def _decided(g, label, decision, why, out):
+        """``label``: the decisions metric's label (one of DECISIONS)."""
+        g.view.update(last_decision=decision, reason=why)
+        out.append(fx.Count("decisions", label))
+
+    # -- boots ----------------------------------------------------------------
+    def _guest(self, uuid, name):
+        g = self.guests.get(uuid)
+        if g is None:
+            g = self.guests[uuid] = gm.Guest(uuid, name)
+        g.name = name
+        return g
+
+    def _begin_boot(self, g, dom_id, out):
+        g.boot = gm.Boot(self.next_boot, dom_id, self.host_boot)
+        self.next_boot += 1
+        g.channel, g.agent = None, gm.AGENT[gm.BOOT_BEGAN]
+        g.liveness, g.failures, g.last_ok, g.excuse = gm.HEALTHY, 0, None, \
+            None
+        g.silent_since = None
+        g.grace_until, g.kernel_stamp, g.kernel_unchanged = 0.0, None, 0
+        g.kernel_baseline = 0.0
+        g.kernel_read_at = g.cpu_ns = g.cpu_at = g.cpu_used = None
+        out.append(fx.PutBoot(g.uuid, g.name, dataclasses.replace(g.boot)))
+
+    def _end_boot(self, g, out):
+        g.boot = None
+        g.liveness, g.failures, g.agent = gm.HEALTHY, 0, gm.NEVER
+        g.silent_since = None
+        g.kernel_stamp, g.kernel_unchanged = None, 0
+        out.append(fx.DropBoot(g.uuid))
+
+    def _forget(self, uuid, out):
+        g = self.guests.pop(uuid, None)
+        if g is None:
+            return
+        if g.boot is not None:
+            out.append(fx.DropBoot(uuid))
+        if g.watched:
+            out.append(fx.Unwatch(uuid))
+
+    def _update_watch(self, g, out):
+        """Heartbeats for a running guest with an agent channel (and
+        HA_Enabled when only those are watched)."""
+        included = self.included is None or g.uuid in self.included
+        want = (g.boot is not None and g.power in gm.ACTIVE and
+                g.channel is True and included)
+        if want != g.watched:
+            g.watched = want
+            out.append(fx.Watch(g.uuid) if want else fx.Unwatch(g.uuid))
+
+    # -- the rest -------------------------------------------------------------
+    def _ha_enabled(self, o, now, out):
+        self.included, self.ha_error = o.uuids, o.error
+        for g in self.guests.values():
+            self._update_watch(g, out)
+        self._check_storm(now, out)
+
+    def _captured(self, o, now, out):
+        g = self.guests.get(o.uuid)
+        if o.directory is not None and g is not None:
+            g.view["last_forensics"] = o.directory
+        out.append(fx.Release(o.key))
+
+    def _clear_quarantine(self, o, now, out):
+        if self.budget.clear(o.uuid):
+            out.append(self.budget.record(o.uuid))
+            out.append(fx.Log(LOG_WARNING, "Quarantine of %s cleared by the "
+                              "operator" % o.uuid))
+
+    def _reconfigured(self, o, now, out):
+        s = self.settings = o.settings
+        self.verdicts = gm.verdicts(s.agent_silence_recovers,
+                                    s.kernel_silence_recovers)
+        self.budget.max_recoveries = s.max_recoveries
+        self.budget.window = s.recovery_window
+        self.storm.fraction = s.storm_fraction
+        self.storm.min_guests = s.storm_min_guests
+
+    def _tick(self, o, now, out):
+        """Periodic housekeeping: budgets whose window has passed."""
+        for uuid in self.budget.expired(now):
+            out.append(self.budget.record(uuid))
+
+    # -- status ---------------------------------------------------------------
+    def _domain_view(self, g, now):
+        view = {"uuid": g.uuid, "name": g.name, "state": g.power}
+        view.update(g.view)
+        if g.boot is None:
+            return view
+        agent, (kernel, kernel_detail) = self._signals(g, now)
+        why = self._excuse(g, now)
+        if why is None and g.agent != gm.CONNECTED:
+            why = g.agent
+        view.update(
+            boot=g.boot.seq,
+            heartbeat="monitored" if why is None else "not monitored: " + why,
+            heartbeat_failures=g.failures,
+            last_heartbeat_ok=(notification.iso(g.last_ok) if g.last_ok
+                               else None),
+            kernel=kernel_detail, liveness=g.liveness,
+            hang_detection=self._detection(g, now, agent, kernel))
+        if g.cpu_used is not None:
+            view["vcpu_used_last_interval"] = "%.1f s of %.1f s" % g.cpu_used
+        if g.uuid in self.budget.quarantined:
+            view["quarantined_since"] = notification.iso(
+                self.budget.quarantined[g.uuid])
+        return view
+
+    def _evidence(self, g, now):
+        """Both liveness signals as they stood, for the forensics."""
+        _, (kernel, detail) = self._signals(g, now)
+        return {
+            "agent": {"state": g.agent, "consecutive_failures": g.failures,
+                      "last_ok": (notification.iso(g.last_ok) if g.last_ok
+                                  else None),
+                      "last_error": g.last_error if g.failures else None},
+            "kernel": {"signal": kernel, "detail": detail,
+                       "last_answer": (notification.iso(g.kernel_stamp)
+                                       if g.kernel_stamp else None)},
+            "vcpu_used_last_interval": (
+                "%.1f s of %.1f s" % g.cpu_used if g.cpu_used else None)}
+
+    def _detection(self, g, now, agent, kernel):
+        """Which signals would find a hang of this guest now."""
+        why = self._excuse(g, now)
+        if why:
+            return "off: " + why
+        signals = []
+        if agent != gm.A_UNAVAILABLE:
+            signals.append("agent")
+        if kernel != gm.K_UNKNOWN and (
+                signals or self.settings.kernel_silence_recovers):
+            signals.append("kernel")
+        if signals:
+            return " and ".join(signals)
+        return "none: %s; kernel %s" % (g.agent, gm.kernel_signal(
+            g, now, 1, 0, 1)[1])
+
+    def view(self, now):
+        return {
+            "libvirt": dict(self.libvirt),
+            "host_alert": self.storm.reason,
+            "ha_enabled_read_error": self.ha_error,
+            "quarantined": len(self.budget.quarantined),
+            "domains": [self._domain_view(self.guests[uuid], now)
+                        for uuid in sorted(self.guests)],
+        }

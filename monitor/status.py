@@ -1,0 +1,64 @@
+"""The monitor's status document (``/status``, ``instanceha-monitor
+status``): the engine's view of each domain, the outbox, the connection."""
+from monitor import notification
+from monitor import store as store_mod
+
+RECENT_ENTRIES = 50
+
+
+def entry_view(entry, now, overdue_after):
+    payload = entry["body"]["payload"]
+    pending = entry["state"] == store_mod.PENDING
+    return {
+        "key": entry["key"],
+        "instance_uuid": payload["instance_uuid"],
+        "event": "%s/%s" % (payload["event"], payload["vir_domain_event"]),
+        "generated_time": entry["body"]["generated_time"],
+        "state": entry["state"],
+        "attempts": entry["attempts"],
+        "next_attempt_at": (notification.iso(entry["next_attempt_at"])
+                            if pending else None),
+        "overdue": pending and now - entry["created_at"] > overdue_after,
+        "last_error": entry["last_error"],
+        "notification_uuid": entry["notification_uuid"],
+    }
+
+
+def header(conf, settings, reloaded_at, pid):
+    return {"hostname": conf.hostname, "pid": pid,
+            "recovery_backend": conf.recovery.backend,
+            "settings": {"interval": settings.interval,
+                         "timeout": settings.timeout,
+                         "threshold": settings.threshold,
+                         "recovery_budget": settings.max_recoveries,
+                         "reloaded_at": reloaded_at}}
+
+
+def watchdog_line(engine, store):
+    """systemd's one-line STATUS."""
+    return "libvirt %s, %d domains, %d notifications pending%s" % (
+        "connected" if engine.connected else "DISCONNECTED",
+        len(engine.guests), store.depth(),
+        ", HOST ALERT" if engine.storm.active else "")
+
+
+def render(header, view, store, issued, now, overdue_after):
+    """``header``: see header(); ``view``: the engine's; ``issued``: the
+    prober's (planned, started) per guest."""
+    pending = store.entries(store_mod.PENDING)
+    entries = [entry_view(e, now, overdue_after)
+               for e in pending + store.recent_final(RECENT_ENTRIES)]
+    for domain in view["domains"]:
+        delays = [started - planned for planned, started in
+                  issued.get(domain["uuid"], ())]
+        if delays:  # when a worker took the ping, after its planned slot
+            domain["heartbeat_issue_delay_ms_max"] = round(
+                max(delays) * 1000, 1)
+    oldest = min((e["created_at"] for e in pending), default=None)
+    return dict(header, **view, outbox={
+        "pending": len(pending),
+        "overdue": sum(e["overdue"] for e in entries),
+        "oldest_pending_seconds": (0.0 if oldest is None else
+                                   round(now - oldest, 1)),
+        "entries": entries,
+    })

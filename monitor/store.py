@@ -1,0 +1,327 @@
+"""The monitor's one durable store, under ``state_path``.
+
+One SQLite database (stdlib ``sqlite3``, WAL, ``synchronous=FULL``) holds
+the outbox of notifications, the boots of the running domains and the
+restart budgets.  The effects of one observation are written in one
+transaction, before any of them reaches the network, so a crash leaves
+either all of a decision on disk or none of it.
+
+An exclusive lock on the state directory keeps a second monitor from
+delivering the same outbox.  Final outbox entries are kept for
+``retention`` seconds for status and post-mortems; pending ones are never
+pruned.  Deduplication does not rely on old entries: an incident key
+contains a boot number that is never reused.
+"""
+import errno
+import fcntl
+import json
+import os
+import sqlite3
+
+from monitor import effects as fx
+from monitor import engine
+from monitor import guest as gm
+from monitor import private
+
+FILE = "state.sqlite"
+LEGACY = "outbox.sqlite"  # the outbox and inventory before this store
+LOCK = "monitor.lock"
+
+PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+
+_SCHEMA = ["""
+CREATE TABLE IF NOT EXISTS notification (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    last_error TEXT,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    notification_uuid TEXT
+)""", """
+CREATE INDEX IF NOT EXISTS notification_state
+    ON notification (state, next_attempt_at)""", """
+CREATE TABLE IF NOT EXISTS boot (
+    uuid TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    dom_id INTEGER NOT NULL,
+    host_boot TEXT,
+    notified TEXT NOT NULL,
+    hangs INTEGER NOT NULL,
+    hang_open INTEGER NOT NULL
+)""", """
+CREATE TABLE IF NOT EXISTS budget (
+    uuid TEXT PRIMARY KEY,
+    recoveries TEXT NOT NULL,
+    quarantined_since REAL
+)""", """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value)
+"""]
+
+
+class StateLocked(Exception):
+    """Another monitor holds the state directory."""
+
+
+def _lock(path):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
+                 private.FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+            os.close(fd)
+            raise
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StateLocked(
+            "another instanceha-monitor (pid %s) uses the state directory "
+            "%s: stop it first, or give this one its own [DEFAULT] "
+            "state_path" % (holder, path.parent)) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, b"%d\n" % os.getpid())
+    return fd
+
+
+class Store:
+    def __init__(self, state_path, clock):
+        self._clock = clock
+        self.path = private.make_dir(state_path)
+        self._lock_fd = _lock(self.path / LOCK)
+        database = self.path / FILE
+        private.touch(database)  # WAL and SHM files take its mode
+        for suffix in ("-wal", "-shm"):
+            if (self.path / (FILE + suffix)).exists():
+                os.chmod(self.path / (FILE + suffix), private.FILE_MODE)
+        self._db = sqlite3.connect(str(database), isolation_level=None,
+                                   check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        for statement in _SCHEMA:
+            self._db.execute(statement)
+        self._import_legacy()
+
+    def close(self):
+        self._db.close()
+        os.close(self._lock_fd)  # releases the lock
+
+    # -- the engine's durable state -------------------------------------------
+    def restore(self):
+        restored = engine.Restored(next_boot=int(self._meta("next_boot", 1)))
+        for row in self._db.execute("SELECT * FROM boot"):
+            restored.boots[row["uuid"]] = (row["name"], gm.Boot(
+                row["seq"], row["dom_id"], row["host_boot"],
+                frozenset(json.loads(row["notified"])), row["hangs"],
+                bool(row["hang_open"])))
+        for row in self._db.execute("SELECT * FROM budget"):
+            if json.loads(row["recoveries"]):
+                restored.recoveries[row["uuid"]] = json.loads(
+                    row["recoveries"])
+            if row["quarantined_since"] is not None:
+                restored.quarantined[row["uuid"]] = row["quarantined_since"]
+        return restored
+
+    def apply(self, effects):
+        """Write the durable effects of one observation in one
+        transaction; returns True when an entry became due or was added
+        (the delivery worker has something to look at)."""
+        durable = [e for e in effects if isinstance(e, fx.DURABLE)]
+        if not durable:
+            return False
+        wake = False
+        now = self._clock()
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for effect in durable:
+                wake |= self._write(effect, now)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return wake
+
+    def _write(self, effect, now):
+        if isinstance(effect, fx.PutBoot):
+            boot = effect.boot
+            self._db.execute(
+                "INSERT OR REPLACE INTO boot VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (effect.uuid, effect.name, boot.seq, boot.dom_id,
+                 boot.host_boot, json.dumps(sorted(boot.notified)),
+                 boot.hangs, int(boot.hang_open)))
+            self._db.execute(
+                "INSERT INTO meta VALUES ('next_boot', ?) ON CONFLICT(name) "
+                "DO UPDATE SET value = MAX(value, excluded.value)",
+                (boot.seq + 1,))
+        elif isinstance(effect, fx.DropBoot):
+            self._db.execute("DELETE FROM boot WHERE uuid = ?",
+                             (effect.uuid,))
+        elif isinstance(effect, fx.PutBudget):
+            if effect.recoveries or effect.quarantined_since is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO budget VALUES (?, ?, ?)",
+                    (effect.uuid, json.dumps(list(effect.recoveries)),
+                     effect.quarantined_since))
+            else:
+                self._db.execute("DELETE FROM budget WHERE uuid = ?",
+                                 (effect.uuid,))
+        elif isinstance(effect, fx.Enqueue):
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO notification (key, body, state, "
+                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                (effect.key, json.dumps(effect.body, sort_keys=True),
+                 PENDING, now + effect.hold, now))
+            return cursor.rowcount == 1 and not effect.hold
+        elif isinstance(effect, fx.Release):
+            cursor = self._db.execute(
+                "UPDATE notification SET next_attempt_at = MIN("
+                "next_attempt_at, ?) WHERE key = ? AND state = ? AND "
+                "attempts = 0", (now, effect.key, PENDING))
+            return cursor.rowcount == 1
+        return False
+
+    def _meta(self, name, default=None):
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?",
+                               (name,)).fetchone()
+        return default if row is None else row[0]
+
+    # -- the outbox, for delivery and status ----------------------------------
+    def due(self, limit=100, exclude=()):
+        rows = self._db.execute(
+            "SELECT * FROM notification WHERE state = ? AND "
+            "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+            (PENDING, self._clock(), limit + len(exclude))).fetchall()
+        return [e for e in map(_entry, rows) if e["key"] not in exclude][
+            :limit]
+
+    def next_due_at(self, exclude=()):
+        rows = self._db.execute(
+            "SELECT key, next_attempt_at FROM notification WHERE state = ? "
+            "ORDER BY next_attempt_at LIMIT ?",
+            (PENDING, len(exclude) + 1)).fetchall()
+        times = [at for key, at in rows if key not in exclude]
+        return times[0] if times else None
+
+    def record(self, entry_id, state, detail, delay=0.0,
+               notification_uuid=None):
+        """One attempt's outcome: ``state`` PENDING (retry after
+        ``delay``), ACCEPTED or REJECTED."""
+        now = self._clock()
+        if state == PENDING:
+            self._db.execute(
+                "UPDATE notification SET attempts = attempts + 1, "
+                "next_attempt_at = ?, last_error = ? WHERE id = ?",
+                (now + delay, detail, entry_id))
+        else:
+            self._db.execute(
+                "UPDATE notification SET attempts = attempts + 1, state = ?, "
+                "finished_at = ?, last_error = ?, notification_uuid = ? "
+                "WHERE id = ?", (state, now, None if state == ACCEPTED
+                                 else detail, notification_uuid, entry_id))
+
+    def wake_all(self):
+        """Every pending entry that already failed once is due now: the
+        peer answers again (held entries keep waiting for forensics)."""
+        return self._db.execute(
+            "UPDATE notification SET next_attempt_at = ? WHERE state = ? "
+            "AND attempts > 0 AND next_attempt_at > ?",
+            (self._clock(), PENDING, self._clock())).rowcount
+
+    def entries(self, state=None):
+        query, args = "SELECT * FROM notification", ()
+        if state:
+            query, args = query + " WHERE state = ?", (state,)
+        return [_entry(row) for row in
+                self._db.execute(query + " ORDER BY id", args)]
+
+    def recent_final(self, limit):
+        """The last ``limit`` entries with a final answer, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM notification WHERE state != ? ORDER BY id DESC "
+            "LIMIT ?", (PENDING, limit)).fetchall()
+        return [_entry(row) for row in reversed(rows)]
+
+    def depth(self):
+        return self._db.execute(
+            "SELECT COUNT(*) FROM notification WHERE state = ?",
+            (PENDING,)).fetchone()[0]
+
+    def overdue(self, created_before):
+        """Pending entries created before this time."""
+        return self._db.execute(
+            "SELECT COUNT(*) FROM notification WHERE state = ? AND "
+            "created_at < ?", (PENDING, created_before)).fetchone()[0]
+
+    def oldest_pending(self):
+        """created_at of the oldest pending entry, or None."""
+        return self._db.execute(
+            "SELECT MIN(created_at) FROM notification WHERE state = ?",
+            (PENDING,)).fetchone()[0]
+
+    def prune(self, retention):
+        """Remove final entries older than ``retention`` seconds."""
+        return self._db.execute(
+            "DELETE FROM notification WHERE state != ? AND finished_at < ?",
+            (PENDING, self._clock() - retention)).rowcount
+
+    # -- the store of earlier versions ----------------------------------------
+    def _import_legacy(self):
+        """Take over an earlier version's outbox.sqlite once: pending and
+        final notifications as they are, budgets, and the domains it saw
+        running (as boots without a host boot id)."""
+        legacy = self.path / LEGACY
+        if not legacy.exists():
+            return
+        old = sqlite3.connect(str(legacy))
+        old.row_factory = sqlite3.Row
+        tables = {row[0] for row in old.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        seq = int(self._meta("next_boot", 1))
+        self._db.execute("BEGIN IMMEDIATE")
+        if "notification" in tables:
+            for row in old.execute("SELECT * FROM notification"):
+                values = dict(row)
+                values.pop("id")
+                self._db.execute(
+                    "INSERT OR IGNORE INTO notification (%s) VALUES (%s)" % (
+                        ", ".join(values), ", ".join("?" * len(values))),
+                    tuple(values.values()))
+        budgets = {}
+        if "recovery" in tables:
+            for uuid, at in old.execute("SELECT uuid, at FROM recovery"):
+                budgets.setdefault(uuid, [[], None])[0].append(at)
+        if "quarantine" in tables:
+            for uuid, since in old.execute("SELECT uuid, since FROM "
+                                           "quarantine"):
+                budgets.setdefault(uuid, [[], None])[1] = since
+        for uuid, (times, since) in budgets.items():
+            self._db.execute("INSERT OR REPLACE INTO budget VALUES (?, ?, ?)",
+                             (uuid, json.dumps(sorted(times)), since))
+        if "known_running" in tables:
+            for row in old.execute("SELECT uuid, name, boot FROM "
+                                   "known_running"):
+                self._db.execute(
+                    "INSERT OR IGNORE INTO boot VALUES (?, ?, ?, ?, NULL, "
+                    "'[]', 0, 0)", (row["uuid"], row["name"], seq,
+                                    row["boot"]))
+                seq += 1
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('next_boot', "
+                         "?)", (seq,))
+        self._db.execute("COMMIT")
+        old.close()
+        for suffix in ("", "-wal", "-shm"):
+            path = self.path / (LEGACY + suffix)
+            if path.exists():
+                target = self.path / (LEGACY + suffix + ".imported")
+                path.rename(target)
+                os.chmod(target, private.FILE_MODE)
+
+
+def _entry(row):
+    entry = dict(row)
+    entry["body"] = json.loads(entry["body"])
+    return entry

@@ -1,0 +1,879 @@
+"""The engine: every transition, guard and key rule, as tables, with the
+time given.  Regression tests name the defect they guard."""
+import dataclasses
+import itertools
+
+import libvirt
+import pytest
+
+from monitor import effects as fx
+from monitor import engine as engine_mod
+from monitor import guest as gm
+from monitor import notification
+from monitor import observations as obs
+
+LV = libvirt
+S = engine_mod.Settings(
+    hostname="cmp-1", interval=10, timeout=2, threshold=3, reboot_grace=60,
+    max_recoveries=3, recovery_window=3600, storm_fraction=0.5,
+    storm_min_guests=4, forensics=False, kernel_stale_periods=2,
+    kernel_slack=5, kernel_poll_interval=10)
+RUNNING, SHUTOFF = LV.VIR_DOMAIN_RUNNING, LV.VIR_DOMAIN_SHUTOFF
+STARTED, STOPPED = LV.VIR_DOMAIN_EVENT_STARTED, LV.VIR_DOMAIN_EVENT_STOPPED
+FAILED = LV.VIR_DOMAIN_EVENT_STOPPED_FAILED
+DESTROYED = LV.VIR_DOMAIN_EVENT_STOPPED_DESTROYED
+BOOTED = LV.VIR_DOMAIN_EVENT_STARTED_BOOTED
+DEATH = notification.PROCESS_DIED
+
+
+def listed(uuid="vm", dom_id=1, state=RUNNING, reason=1, channel=True,
+           agent=True, period=None):
+    return obs.Domain(uuid, "i-" + uuid, dom_id, state, reason, channel,
+                      agent, period)
+
+
+class Host:
+    """An engine with a clock, fed one observation at a time."""
+
+    def __init__(self, settings=S, restored=None):
+        self.engine = engine_mod.Engine(settings, restored)
+        self.now = 0.0
+        self.effects = []
+
+    def __call__(self, observation, at=None):
+        if at is not None:
+            self.now = at
+        out = self.engine.observe(observation, self.now)
+        self.effects += out
+        return out
+
+    def connect(self, *domains, host_boot="boot-A", at=None):
+        return self(obs.Connected(tuple(domains), host_boot), at)
+
+    def event(self, event, detail, uuid="vm", dom_id=1, at=None):
+        return self(obs.Lifecycle(uuid, "i-" + uuid, event, detail, dom_id),
+                    at)
+
+    def beats(self, count, ok=False, uuid="vm", excuse=None, every=10.0):
+        out = []
+        for _ in range(count):
+            out += self(obs.Heartbeat(uuid, ok, "timeout", excuse),
+                        self.now + every)
+        return out
+
+    def guest(self, uuid="vm"):
+        return self.engine.guests[uuid]
+
+
+def enqueued(effects):
+    return [e for e in effects if isinstance(e, fx.Enqueue)]
+
+
+def keys(effects):
+    return [e.key for e in enqueued(effects)]
+
+
+def of(kind, effects):
+    return [e for e in effects if isinstance(e, kind)]
+
+
+def running_host(settings=S, **domain):
+    host = Host(settings)
+    host.connect(listed(**domain))
+    return host
+
+
+# -- incident identity --------------------------------------------------------
+
+def test_defect_crash_after_host_reboot_with_same_domain_id_is_sent():
+    """Domain IDs restart at 1 after a host reboot; the key used to be
+    uuid/domain-id/event, so the second crash was 'already recorded'."""
+    host = running_host(dom_id=3)
+    first = keys(host.event(STOPPED, FAILED, dom_id=3, at=100))
+    host.event(STARTED, BOOTED, dom_id=4, at=110)  # recovered
+    # the host reboots; the monitor comes back with what the store kept
+    restored = engine_mod.Restored(
+        boots={u: (g.name, g.boot) for u, g in host.engine.guests.items()
+               if g.boot}, next_boot=host.engine.next_boot)
+    rebooted = Host(restored=restored)
+    rebooted.connect(listed(dom_id=3), host_boot="boot-B", at=200)
+    second = keys(rebooted.event(STOPPED, FAILED, dom_id=3, at=300))
+    assert len(first) == len(second) == 1
+    assert first != second
+
+
+def test_defect_libvirtd_restart_with_nothing_running_reuses_ids():
+    host = running_host(dom_id=3)
+    first = keys(host.event(STOPPED, FAILED, dom_id=3, at=100))
+    host(obs.Disconnected("end of file"), at=110)
+    host.connect(listed(state=SHUTOFF, reason=LV.VIR_DOMAIN_SHUTOFF_CRASHED,
+                        dom_id=-1), at=120)  # libvirtd back, nothing runs
+    host.event(STARTED, BOOTED, dom_id=1, at=130)
+    host.event(STOPPED, FAILED, dom_id=1, at=140)
+    host.event(STARTED, BOOTED, dom_id=3, at=150)  # id 3 once more
+    third = keys(host.event(STOPPED, FAILED, dom_id=3, at=160))
+    assert len(set(first + third)) == 2
+    assert len(keys(host.effects)) == 3
+
+
+def test_the_same_death_by_event_and_by_reconcile_is_one_incident():
+    host = running_host()
+    host.event(STOPPED, FAILED, at=10)
+    host(obs.Disconnected("eof"), at=11)
+    host.connect(listed(state=SHUTOFF, reason=LV.VIR_DOMAIN_SHUTOFF_CRASHED,
+                        dom_id=-1), at=12)
+    assert len(keys(host.effects)) == 1
+
+
+def test_a_death_found_by_reconcile_is_sent_with_the_boot_it_ended():
+    host = running_host(dom_id=7)
+    boot = host.guest().boot.seq
+    host(obs.Disconnected("eof"), at=10)
+    out = host.connect(listed(state=SHUTOFF, dom_id=-1,
+                              reason=LV.VIR_DOMAIN_SHUTOFF_CRASHED), at=12)
+    assert keys(out) == [notification.death_key("vm", boot, DEATH)]
+    assert "while the monitor was not listening" in \
+        host.guest().view["reason"]
+    assert of(fx.DropBoot, out) and of(fx.Unwatch, out)
+    assert fx.Count("events", "STOPPED_FAILED") in out  # counted as a death
+
+
+@pytest.mark.parametrize("state,reason,reported", [
+    (SHUTOFF, LV.VIR_DOMAIN_SHUTOFF_CRASHED, True),
+    (LV.VIR_DOMAIN_CRASHED, LV.VIR_DOMAIN_CRASHED_PANICKED, True),
+    (SHUTOFF, LV.VIR_DOMAIN_SHUTOFF_DESTROYED, False),  # Nova's stop
+    (SHUTOFF, LV.VIR_DOMAIN_SHUTOFF_SHUTDOWN, False),  # in-guest poweroff
+    (SHUTOFF, LV.VIR_DOMAIN_SHUTOFF_MIGRATED, False),
+    (SHUTOFF, LV.VIR_DOMAIN_SHUTOFF_SAVED, False),
+    (RUNNING, 1, False),  # running again: nothing to recover
+])
+def test_reconcile_reports_only_unseen_deaths(state, reason, reported):
+    host = running_host()
+    host(obs.Disconnected("eof"), at=10)
+    out = host.connect(listed(state=state, reason=reason, dom_id=2), at=20)
+    assert len(keys(out)) == (1 if reported else 0)
+
+
+def test_reconcile_ignores_domains_never_seen_running():
+    host = Host()
+    out = host.connect(listed(state=SHUTOFF, dom_id=-1,
+                              reason=LV.VIR_DOMAIN_SHUTOFF_CRASHED))
+    assert keys(out) == [] and host.guest().boot is None
+
+
+def test_panic_then_stop_make_one_notification():
+    host = running_host()
+    host.event(LV.VIR_DOMAIN_EVENT_CRASHED,
+               LV.VIR_DOMAIN_EVENT_CRASHED_PANICKED, at=10)
+    host.event(STOPPED, LV.VIR_DOMAIN_EVENT_STOPPED_CRASHED, at=11)
+    assert len(keys(host.effects)) == 1
+    assert host.guest().view["last_decision"] == \
+        "notify LIFECYCLE/STOPPED_FAILED (already recorded)"
+
+
+def test_a_death_without_a_running_boot_is_not_sent_again():
+    host = running_host()
+    host.event(STOPPED, FAILED, at=10)
+    assert keys(host.event(STOPPED, FAILED, at=11)) == []
+
+
+def test_events_newer_than_the_listing_win():
+    """A domain whose STOPPED/FAILED arrived while the listing ran is left
+    to its events: the listing saw it before it died."""
+    host = running_host()
+    host.event(STOPPED, FAILED, at=10)
+    out = host(obs.Connected((listed(),), "boot-A", frozenset({"vm"})), 11)
+    assert host.guest().boot is None and not of(fx.PutBoot, out)
+
+
+def test_started_event_of_a_listed_process_keeps_its_boot():
+    host = running_host(dom_id=5)
+    boot = host.guest().boot.seq
+    host.event(STARTED, BOOTED, dom_id=5, at=1)
+    assert host.guest().boot.seq == boot
+
+
+@pytest.mark.parametrize("boot,ordinal,expected", [
+    (1, 1, "vm/b1/QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED/h1"),
+    (12, 3, "vm/b12/QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED/h3"),
+])
+def test_hang_keys(boot, ordinal, expected):
+    assert notification.hang_key("vm", boot, ordinal) == expected
+
+
+def test_boot_numbers_are_never_reused_after_a_restart():
+    host = running_host()
+    restored = engine_mod.Restored(next_boot=host.engine.next_boot)
+    again = Host(restored=restored)
+    again.connect(listed(uuid="other"))
+    assert again.guest("other").boot.seq >= host.guest().boot.seq + 1
+
+
+# -- lifecycle table ----------------------------------------------------------
+
+@pytest.mark.parametrize("event,power,boot", [
+    (LV.VIR_DOMAIN_EVENT_STARTED, gm.RUNNING, "new"),
+    (LV.VIR_DOMAIN_EVENT_SUSPENDED, gm.PAUSED, "same"),
+    (LV.VIR_DOMAIN_EVENT_RESUMED, gm.RUNNING, "same"),
+    (LV.VIR_DOMAIN_EVENT_PMSUSPENDED, gm.PAUSED, "same"),
+    (LV.VIR_DOMAIN_EVENT_SHUTDOWN, gm.SHUTTING_DOWN, "same"),
+    (LV.VIR_DOMAIN_EVENT_CRASHED, gm.CRASHED, "same"),
+    (LV.VIR_DOMAIN_EVENT_STOPPED, gm.OFF, "none"),
+    (LV.VIR_DOMAIN_EVENT_DEFINED, gm.RUNNING, "same"),
+    (LV.VIR_DOMAIN_EVENT_UNDEFINED, None, "forgotten"),
+])
+def test_lifecycle_events(event, power, boot):
+    host = running_host(dom_id=5)
+    before = host.guest().boot.seq
+    host.event(event, 0, dom_id=9 if boot == "new" else 5, at=1)
+    if boot == "forgotten":
+        assert "vm" not in host.engine.guests
+        return
+    guest = host.guest()
+    assert guest.power == power
+    assert {"new": lambda: guest.boot.seq > before,
+            "same": lambda: guest.boot.seq == before,
+            "none": lambda: guest.boot is None}[boot]()
+
+
+def test_every_libvirt_lifecycle_event_has_a_row():
+    names = {a[len("VIR_DOMAIN_EVENT_"):] for a in dir(libvirt)
+             if a.startswith("VIR_DOMAIN_EVENT_") and "_" not in
+             a[len("VIR_DOMAIN_EVENT_"):] and a != "VIR_DOMAIN_EVENT_ID"}
+    values = {getattr(libvirt, "VIR_DOMAIN_EVENT_" + n) for n in names}
+    assert values == set(gm.LIFECYCLE)
+
+
+def test_defect_undefined_domains_leave_nothing_behind():
+    """Every STARTED started a prober task and UNDEFINED was never
+    handled: tasks and status rows grew with VM churn."""
+    host = Host()
+    host.connect()
+    for n in range(50):
+        uuid = "vm%d" % n
+        host.event(LV.VIR_DOMAIN_EVENT_DEFINED, 0, uuid, -1)
+        host.event(STARTED, BOOTED, uuid, n + 1)
+        host(obs.Described(uuid, True, 10))
+        host.event(STOPPED, DESTROYED, uuid, n + 1)
+        host.event(LV.VIR_DOMAIN_EVENT_UNDEFINED, 0, uuid, -1)
+    assert host.engine.guests == {}
+    assert len(of(fx.Watch, host.effects)) == 50
+    assert len(of(fx.Unwatch, host.effects)) == 50
+    assert host.engine.view(host.now)["domains"] == []
+
+
+def test_a_domain_missing_from_a_listing_is_forgotten():
+    host = running_host()
+    host(obs.Disconnected("eof"))
+    out = host.connect(listed(uuid="other"))
+    assert set(host.engine.guests) == {"other"}
+    assert fx.DropBoot("vm") in out and fx.Unwatch("vm") in out
+
+
+# -- heartbeats ---------------------------------------------------------------
+
+@pytest.mark.parametrize("failures,notified", [
+    (0, 0), (1, 0), (2, 0), (3, 1), (4, 1), (10, 1)])
+def test_exactly_threshold_failures_notify_once(failures, notified):
+    host = running_host()
+    assert len(keys(host.beats(failures))) == notified
+
+
+def test_hang_notification_names_the_count_and_the_last_error():
+    host = running_host()
+    enqueue, = enqueued(host.beats(3))
+    assert enqueue.body["payload"] == {
+        "event": "QEMU_GUEST_AGENT_ERROR", "instance_uuid": "vm",
+        "vir_domain_event": "STOPPED_FAILED"}
+    assert host.guest().view["reason"] == \
+        "3 consecutive heartbeats failed (last: timeout)"
+
+
+def test_a_success_in_between_restarts_the_count():
+    host = running_host()
+    host.beats(2)
+    host.beats(1, ok=True)
+    assert keys(host.beats(2)) == []
+    assert len(keys(host.beats(1))) == 1
+
+
+def test_a_guest_answering_again_can_hang_again_in_the_same_boot():
+    host = running_host()
+    first = keys(host.beats(3))
+    host.beats(1, ok=True)
+    assert host.guest().view["reason"] == "answering again"
+    second = keys(host.beats(3))
+    assert len(first) == len(second) == 1 and first != second
+    assert second[0].endswith("/h2")
+
+
+def test_a_new_boot_resets_and_waits_for_the_agent():
+    host = running_host()
+    host.beats(2)
+    host.event(STOPPED, DESTROYED, at=50)
+    host.event(STARTED, BOOTED, dom_id=2, at=51)
+    host(obs.Described("vm", True))
+    assert host.guest().agent == gm.NEVER
+    assert keys(host.beats(5)) == []
+
+
+GUARDS = [  # (what happens, why status says it is not monitored)
+    (lambda h: None, None),
+    (lambda h: h(obs.AgentLifecycle("vm", "i-vm", False, True)), gm.CLOSED),
+    (lambda h: h(obs.AgentLifecycle("vm", "i-vm", False, False)), gm.NEVER),
+    (lambda h: h(obs.Described("vm", False)), gm.ABSENT),
+    (lambda h: h.event(LV.VIR_DOMAIN_EVENT_SUSPENDED, 0), "paused"),
+    (lambda h: h.event(LV.VIR_DOMAIN_EVENT_PMSUSPENDED, 0), "paused"),
+    (lambda h: h.event(LV.VIR_DOMAIN_EVENT_SHUTDOWN, 0), "shutting down"),
+    (lambda h: h(obs.Disconnected("eof")), "libvirt connection down"),
+    (lambda h: h(obs.HaEnabled(frozenset({"other"}))),
+     "HA_Enabled is not set on the server"),
+]
+
+
+@pytest.mark.parametrize("setup,why", GUARDS)
+def test_guards_that_stop_counting(setup, why):
+    host = running_host()
+    setup(host)
+    view = host.engine.view(host.now)["domains"][0]
+    if why is None:  # the control row: the same host does notify
+        assert view["heartbeat"] == "monitored"
+        assert len(keys(host.beats(3))) == 1
+        return
+    assert view["heartbeat"] == "not monitored: " + why
+    assert keys(host.beats(10)) == []
+    assert host.guest().failures == 0
+
+
+@pytest.mark.parametrize("excuse", ["paused", "not running",
+                                    "migrating or another libvirt job",
+                                    "no free heartbeat worker"])
+def test_failures_excused_by_what_the_prober_saw(excuse):
+    host = running_host()
+    assert keys(host.beats(10, excuse=excuse)) == []
+    assert fx.Count("heartbeat_failures", "excused") in host.effects
+
+
+def test_resumed_guest_counts_again():
+    host = running_host()
+    host.event(LV.VIR_DOMAIN_EVENT_SUSPENDED, 0)
+    host.beats(5)
+    host.event(LV.VIR_DOMAIN_EVENT_RESUMED, 0)
+    assert len(keys(host.beats(3))) == 1
+
+
+@pytest.mark.parametrize("offset,counted", [
+    (0, False), (59, False), (59.9, False), (60, True), (61, True)])
+def test_reboot_grace_boundary(offset, counted):
+    host = running_host()
+    host(obs.Rebooted("vm", "i-vm"), at=100)
+    host(obs.Heartbeat("vm", False, "timeout"), at=100 + offset)
+    assert host.guest().failures == (1 if counted else 0)
+
+
+def test_agent_reconnecting_clears_failures():
+    host = running_host()
+    host.beats(2)
+    host(obs.AgentLifecycle("vm", "i-vm", False, True))
+    host(obs.AgentLifecycle("vm", "i-vm", True))
+    assert keys(host.beats(2)) == []
+
+
+def test_a_ping_answer_proves_the_agent_connected():
+    """An AGENT connected event missed while libvirt was away."""
+    host = running_host(agent=False)
+    assert host.guest().agent == gm.NEVER
+    host.beats(1, ok=True)
+    assert host.guest().agent == gm.CONNECTED
+    assert len(keys(host.beats(3))) == 1
+
+
+def test_described_channel_starts_heartbeats():
+    host = running_host()
+    host.event(STOPPED, DESTROYED, at=10)
+    assert fx.Unwatch("vm") in host.effects
+    out = host.event(STARTED, BOOTED, dom_id=2, at=11)
+    assert not of(fx.Watch, out)  # the channel is not known yet
+    assert of(fx.Watch, host(obs.Described("vm", True, 10)))
+
+
+# -- reconnect keeps state (issue 11, item 3) ---------------------------------
+
+def test_defect_reconnect_does_not_reset_hang_counters():
+    host = running_host()
+    host.beats(2)
+    host(obs.Disconnected("keepalive timeout"))
+    host.connect(listed())
+    assert len(keys(host.beats(1))) == 1
+
+
+def test_defect_flapping_connection_does_not_hide_a_hang():
+    """A connection that dropped more often than threshold x interval
+    used to reset every count to zero."""
+    host = running_host()
+    out = []
+    for _ in range(3):
+        out += host.beats(1)
+        host(obs.Disconnected("eof"))
+        host.beats(2)  # failed pings while away: not counted
+        host.connect(listed())
+    assert len(keys(out)) == 1
+
+
+def test_defect_declared_hang_is_not_declared_again_after_reconnect():
+    host = running_host()
+    assert len(keys(host.beats(3))) == 1
+    host(obs.Disconnected("eof"))
+    host.connect(listed())
+    assert keys(host.beats(10)) == []
+
+
+def test_declared_hang_is_not_declared_again_after_a_monitor_restart():
+    host = running_host()
+    host.beats(3)
+    boot = host.guest().boot
+    restarted = Host(restored=engine_mod.Restored(
+        boots={"vm": ("i-vm", boot)}, next_boot=host.engine.next_boot))
+    restarted.connect(listed())
+    assert keys(restarted.beats(10)) == []
+    restarted.beats(1, ok=True)
+    assert len(keys(restarted.beats(3))) == 1
+
+
+def test_a_domain_restarted_while_away_is_a_new_boot():
+    host = running_host(dom_id=1)
+    host.beats(3)
+    host(obs.Disconnected("eof"))
+    host.connect(listed(dom_id=2))
+    assert host.guest().liveness == gm.HEALTHY
+    assert len(keys(host.beats(3))) == 1
+
+
+def test_agent_port_closed_while_away_is_seen_in_the_listing():
+    host = running_host()
+    host(obs.Disconnected("eof"))
+    host.connect(listed(agent=False))
+    assert host.guest().agent == gm.CLOSED
+
+
+# -- HA_Enabled (issue 11, item 11) -------------------------------------------
+
+def test_defect_ha_enabled_reading_is_dropped_when_nova_fails():
+    """The last reading was kept on a Nova error, unlike the option's
+    help: while Nova cannot be read every guest is watched."""
+    host = running_host()
+    out = host(obs.HaEnabled(frozenset({"other"})))
+    assert fx.Unwatch("vm") in out
+    out = host(obs.HaEnabled(None, "HTTP 503: unavailable"))
+    assert fx.Watch("vm") in out
+    assert host.engine.view(0)["ha_enabled_read_error"] == \
+        "HTTP 503: unavailable"
+    assert len(keys(host.beats(3))) == 1
+
+
+# -- restart budget -----------------------------------------------------------
+
+def hang_and_recover(host):
+    out = host.beats(3)
+    dom_id = host.guest().boot.dom_id + 1
+    host.event(STOPPED, DESTROYED, dom_id=dom_id - 1)
+    host.event(STARTED, BOOTED, dom_id=dom_id)
+    host(obs.Described("vm", True))
+    host(obs.AgentLifecycle("vm", "i-vm", True))
+    return out
+
+
+def decisions(effects):
+    return [e.label for e in effects if isinstance(e, fx.Count) and
+            e.metric == "decisions"]
+
+
+@pytest.mark.parametrize("budget,expected", [
+    (1, ["notify", "quarantine", "quarantine"]),
+    (2, ["notify", "notify", "quarantine"]),
+    (3, ["notify", "notify", "notify"]),
+])
+def test_restart_budget(budget, expected):
+    host = running_host(dataclasses.replace(S, max_recoveries=budget))
+    got = []
+    for _ in range(3):
+        got += decisions(hang_and_recover(host))
+    assert got == expected
+
+
+def test_quarantine_ends_when_the_window_passes():
+    host = running_host()
+    for _ in range(3):
+        hang_and_recover(host)
+    assert decisions(hang_and_recover(host)) == ["quarantine"]
+    assert "vm" in host.engine.budget.quarantined
+    host.now += 3600
+    assert decisions(hang_and_recover(host)) == ["notify"]
+    assert "vm" not in host.engine.budget.quarantined
+
+
+def test_operator_clears_quarantine():
+    host = running_host()
+    for _ in range(4):
+        hang_and_recover(host)
+    out = host(obs.ClearQuarantine("vm"))
+    assert fx.PutBudget("vm", (), None) in out
+    assert decisions(hang_and_recover(host)) == ["notify"]
+
+
+def test_budget_is_shared_with_process_deaths_and_survives_restart():
+    host = running_host()
+    for n in range(3):
+        host.event(STOPPED, FAILED, dom_id=n + 1, at=100 + n)
+        host.event(STARTED, BOOTED, dom_id=n + 2, at=100 + n)
+    out = host.event(STOPPED, FAILED, dom_id=4, at=110)
+    assert decisions(out) == ["quarantine"] and keys(out) == []
+    again = Host(restored=engine_mod.Restored(
+        recoveries=host.engine.budget.recoveries,
+        quarantined=host.engine.budget.quarantined))
+    again.connect(listed(dom_id=9), at=111)
+    assert decisions(again.event(STOPPED, FAILED, dom_id=9, at=120)) == [
+        "quarantine"]
+
+
+def test_budget_survives_the_undefine_of_a_recovery():
+    """Nova's power-on undefines and redefines the domain: a budget
+    forgotten with the domain would never stop a restart loop."""
+    host = running_host()
+    for n in range(4):
+        host.event(STOPPED, FAILED, dom_id=n + 1)
+        host.event(LV.VIR_DOMAIN_EVENT_UNDEFINED, 0, dom_id=-1)
+        host.event(LV.VIR_DOMAIN_EVENT_DEFINED, 0, dom_id=-1)
+        host.event(STARTED, BOOTED, dom_id=n + 2)
+    assert decisions(host.effects).count("notify") == 3
+    assert decisions(host.effects).count("quarantine") == 1
+
+
+def test_tick_forgets_budgets_that_left_the_window():
+    host = running_host()
+    host.event(STOPPED, FAILED, at=100)
+    assert host(obs.Tick(), at=100 + 3599) == []
+    assert host(obs.Tick(), at=100 + 3601) == [fx.PutBudget("vm", (), None)]
+    assert host.engine.budget.recoveries == {}
+
+
+# -- storm guard --------------------------------------------------------------
+
+def host_of(count, settings=S):
+    host = Host(settings)
+    host.connect(*(listed("vm%d" % i, dom_id=i + 1) for i in range(count)))
+    return host
+
+
+def test_storm_holds_hang_notifications_and_releases_them():
+    host = host_of(4)
+    got = []
+    for _ in range(3):
+        host.now += 10
+        for i in range(3):  # 3 of 4 = 75 % failing
+            got += host(obs.Heartbeat("vm%d" % i, False, "t/o"))
+    assert decisions(got) == ["storm-begin", "hold", "hold", "hold"]
+    assert host.engine.view(host.now)["host_alert"].startswith(
+        "75 % of 4 monitored guests failing at once")
+    # one answers again: 2 of 4 failing is not more than half, the storm
+    # ends, and the two still hung are recovered after all
+    end = host(obs.Heartbeat("vm0", True))
+    assert decisions(end) == ["storm-end", "notify", "notify"]
+    assert {e.body["payload"]["instance_uuid"] for e in enqueued(end)} == {
+        "vm1", "vm2"}
+
+
+@pytest.mark.parametrize("count,failing,storm", [
+    (4, 2, False),  # 50 %: not more than the fraction
+    (4, 3, True),
+    (3, 3, False),  # too few monitored guests to call it a storm
+    (10, 5, False), (10, 6, True),
+])
+def test_storm_boundaries(count, failing, storm):
+    host = host_of(count)
+    for i in range(failing):
+        host(obs.Heartbeat("vm%d" % i, False, "t/o"))
+    assert host.engine.storm.active is storm
+
+
+# -- forensics hold, forwarding -----------------------------------------------
+
+def test_a_hang_is_held_for_forensics_a_death_is_not():
+    host = running_host(dataclasses.replace(S, forensics=True,
+                                            forensics_hold=10))
+    hang, = enqueued(host.beats(3))
+    assert hang.hold == 10 and of(fx.Capture, host.effects)
+    out = host.event(STOPPED, FAILED)
+    death, = enqueued(out)
+    assert death.hold == 0 and of(fx.Capture, out)
+    assert host(obs.Captured("vm", hang.key, "/x")) == [fx.Release(hang.key)]
+    assert host.engine.view(0)["domains"][0]["last_forensics"] == "/x"
+
+
+def test_forensics_of_a_hang_carry_both_signals():
+    host = running_host(dataclasses.replace(S, forensics=True), period=10)
+    host.now = 1000.0
+    for _ in range(3):
+        host(obs.GuestStats((("vm", 995.0, None),)), at=host.now + 5)
+        host(obs.Heartbeat("vm", False, "timeout", sent_at=host.now - 2.5,
+                           kernel_stamp=995.0), at=host.now + 5)
+    capture, = of(fx.Capture, host.effects)
+    signals = capture.facts["signals"]
+    assert signals["agent"]["consecutive_failures"] == 3
+    assert signals["agent"]["last_error"] == "timeout"
+    assert signals["kernel"]["signal"] == gm.K_SILENT
+    assert capture.facts["reason"].startswith(
+        "3 consecutive heartbeats failed (last: timeout); guest kernel "
+        "silent")
+
+
+def test_forwarded_events_are_each_their_own_notification():
+    host = running_host(dataclasses.replace(S, forward_ignored=True))
+    out = host.event(LV.VIR_DOMAIN_EVENT_SUSPENDED, 0, at=1)
+    out += host.event(LV.VIR_DOMAIN_EVENT_RESUMED, 0, at=2)
+    out += host.event(LV.VIR_DOMAIN_EVENT_SUSPENDED, 0, at=3)
+    assert len(set(keys(out))) == 3
+    assert all(e.hold == 0 for e in enqueued(out))
+    assert not of(fx.Capture, out)
+
+
+def test_io_error_report_is_sent_once_per_boot():
+    host = running_host()
+    report = obs.IoError("vm", "i-vm", LV.VIR_DOMAIN_EVENT_IO_ERROR_REPORT)
+    assert [e.body["payload"]["event"] for e in enqueued(host(report))] == [
+        "IO_ERROR"]
+    assert enqueued(host(report)) == []
+    pause = obs.IoError("vm", "i-vm", LV.VIR_DOMAIN_EVENT_IO_ERROR_PAUSE)
+    assert enqueued(host(pause)) == []
+
+
+# -- the kernel heartbeat and the verdict table -------------------------------
+
+AGENT_SETUPS = {  # how the agent behaves over the observed rounds
+    "answering": dict(ok=True),
+    "silent": dict(ok=False),
+    "closed": dict(closed=True),
+    "no channel": dict(channel=False),
+}
+START = 10000.0
+KERNEL_SETUPS = {  # the balloon stamp at time t
+    "alive": lambda t: t - 3,  # answered 3 s ago, every time
+    "silent": lambda t: START - 1,  # last answered before it all began
+    "unknown": lambda t: None,
+}
+
+
+def run_case(agent, kernel, rounds=4, settings=S):
+    """Rounds 10 s apart: a poll of the balloon stamps, then a heartbeat
+    (sent 2.5 s before its answer, with the stamp read after a failure),
+    as the adapters post them."""
+    setup = AGENT_SETUPS[agent]
+    host = running_host(settings, channel=setup.get("channel", True),
+                        period=10)
+    host.now = START
+    if setup.get("closed"):
+        host(obs.AgentLifecycle("vm", "i-vm", False, True))
+    stamp = KERNEL_SETUPS[kernel]
+    for _ in range(rounds):
+        host.now += 10
+        host(obs.GuestStats((("vm", stamp(host.now), None),)))
+        if "ok" in setup:
+            host(obs.Heartbeat("vm", setup["ok"], "timeout",
+                               sent_at=host.now - 2.5,
+                               kernel_stamp=stamp(host.now)))
+    return host
+
+
+@pytest.mark.parametrize("agent,kernel,expected", [
+    ("silent", "silent", "notify"),       # hang
+    ("silent", "alive", "warn"),          # agent unresponsive, kernel alive
+    ("silent", "unknown", "notify"),      # hang, as before the kernel signal
+    ("closed", "silent", "notify"),       # kernel hang, no working agent
+    ("no channel", "silent", "notify"),   # kernel hang, no agent at all
+    ("closed", "alive", None),
+    ("closed", "unknown", None),
+    ("no channel", "alive", None),
+    ("no channel", "unknown", None),
+    ("answering", "silent", None),        # an answer proves life
+    ("answering", "alive", None),
+    ("answering", "unknown", None),
+])
+def test_verdicts(agent, kernel, expected):
+    host = run_case(agent, kernel)
+    got = [d for d in decisions(host.effects) if d in ("notify", "warn")]
+    assert got == ([expected] if expected else [])
+
+
+def test_agent_silence_recovers_restores_masakari_semantics():
+    settings = dataclasses.replace(S, agent_silence_recovers=True)
+    host = run_case("silent", "alive", settings=settings)
+    assert decisions(host.effects).count("notify") == 1
+
+
+def test_kernel_silence_can_be_left_to_the_agent():
+    settings = dataclasses.replace(S, kernel_silence_recovers=False)
+    host = run_case("no channel", "silent", settings=settings)
+    assert "notify" not in decisions(host.effects)
+
+
+@pytest.mark.parametrize("age,unchanged_polls,signal", [
+    # window 2 x 10 s + 5 s slack, and one period of polls seeing the
+    # same stamp
+    (20, 3, gm.K_ALIVE),
+    (25, 3, gm.K_ALIVE),
+    (26, 3, gm.K_SILENT),
+    (26, 1, gm.K_SILENT),
+    (26, 0, gm.K_ALIVE),  # a clock step: the next poll sees a new stamp
+    (3600, 0, gm.K_ALIVE),
+])
+def test_kernel_silence_without_an_agent(age, unchanged_polls, signal):
+    guest = gm.Guest("vm", "i-vm", kernel_period=10, kernel_stamp=1000.0,
+                     kernel_unchanged=unchanged_polls,
+                     kernel_read_at=1000.0 + age)
+    assert gm.kernel_signal(guest, 1000.0 + age, 2, 5, 10)[0] == signal
+
+
+@pytest.mark.parametrize("stamp,since_failure,signal", [
+    (1001.0, 5, gm.K_ALIVE),     # answered after the first failed ping
+    (999.0, 5, gm.K_PENDING),    # not asked since, maybe
+    (999.0, 19.9, gm.K_PENDING),
+    (999.0, 20, gm.K_SILENT),    # two periods without an answer
+    (1015.0, 22, gm.K_ALIVE),
+])
+def test_kernel_signal_while_the_agent_fails(stamp, since_failure, signal):
+    guest = gm.Guest("vm", "i-vm", kernel_period=10, kernel_stamp=stamp,
+                     silent_since=1000.0, kernel_read_at=1000 + since_failure)
+    assert gm.kernel_signal(guest, 1000.0 + since_failure, 2, 5, 10)[0] == \
+        signal
+
+
+@pytest.mark.parametrize("period,unknown", [(None, True), (0, True),
+                                            (10, False)])
+def test_kernel_signal_is_unknown_without_balloon_stats(period, unknown):
+    guest = gm.Guest("vm", "i-vm", kernel_period=period, kernel_stamp=5.0,
+                     kernel_read_at=6.0)
+    assert (gm.kernel_signal(guest, 6.0, 2, 5, 10)[0] == gm.K_UNKNOWN) \
+        is unknown
+    guest.kernel_stamp = None
+    assert gm.kernel_signal(guest, 6.0, 2, 5, 10)[0] == gm.K_UNKNOWN
+
+
+@pytest.mark.parametrize("read_ago,signal", [
+    (0, gm.K_SILENT), (25, gm.K_SILENT), (26, gm.K_UNKNOWN),
+    (3600, gm.K_UNKNOWN)])
+def test_stale_statistics_are_no_evidence(read_ago, signal):
+    """Statistics not read lately (the kernel heartbeat turned off by a
+    reload, a stats call that keeps failing) say nothing of the guest:
+    unknown, never silent.  Polls every 10 s: stale after 2 x 10 + 5 s."""
+    guest = gm.Guest("vm", "i-vm", kernel_period=10, kernel_stamp=1000.0,
+                     kernel_unchanged=3, kernel_read_at=2000.0 - read_ago)
+    assert gm.kernel_signal(guest, 2000.0, 2, 5, 10)[0] == signal
+
+
+@pytest.mark.parametrize("agent", ["silent", "no channel"])
+@pytest.mark.parametrize("step", [-300, 3600])
+def test_a_step_of_the_host_clock_is_not_silence(agent, step):
+    """The host clock steps: QEMU's next stamps and the monitor's clock
+    move together, but the first poll after a forward step still sees
+    the stamp from before it."""
+    setup = AGENT_SETUPS[agent]
+    host = running_host(channel=setup.get("channel", True), period=10)
+    times = [START + 10 * n for n in range(1, 4)]
+    times += [START + step + 10 * n for n in range(4, 12)]
+    for index, t in enumerate(times):
+        host.now = t
+        stamp = times[index - 1] + 7 if index == 3 else t - 3
+        host(obs.GuestStats((("vm", stamp, None),)))
+        if "ok" in setup:
+            host(obs.Heartbeat("vm", False, "timeout", sent_at=t - 2.5,
+                               kernel_stamp=stamp))
+    assert "notify" not in decisions(host.effects)
+
+
+def test_a_hang_is_declared_with_the_third_failure_not_later():
+    """A panicked kernel with the agent: both signals accumulate in
+    parallel, so the kernel does not delay the notification."""
+    host = run_case("silent", "silent", rounds=3)
+    assert decisions(host.effects).count("notify") == 1
+
+
+def test_warned_agent_only_guest_is_declared_when_the_kernel_stops():
+    host = run_case("silent", "alive")
+    dead = host.now
+    for _ in range(4):
+        host.now += 10
+        host(obs.GuestStats((("vm", dead, None),)))
+        host(obs.Heartbeat("vm", False, "timeout", sent_at=host.now - 2.5,
+                           kernel_stamp=dead))
+    assert decisions(host.effects).count("warn") == 1
+    assert decisions(host.effects).count("notify") == 1
+    assert "guest kernel silent" in host.guest().view["reason"]
+
+
+@pytest.mark.parametrize("setup", [
+    lambda h: h.event(LV.VIR_DOMAIN_EVENT_SUSPENDED, 0),
+    lambda h: h.event(LV.VIR_DOMAIN_EVENT_SHUTDOWN, 0),
+    lambda h: h(obs.Rebooted("vm", "i-vm")),
+])
+def test_kernel_silence_is_excused_like_the_agent(setup):
+    host = running_host(channel=False, period=10)
+    host.now = 500.0
+    setup(host)
+    for _ in range(5):
+        host(obs.GuestStats((("vm", 490.0, None),)), at=host.now + 10)
+    assert keys(host.effects) == []
+
+
+@pytest.mark.parametrize("event,undo", [
+    (LV.VIR_DOMAIN_EVENT_SUSPENDED, LV.VIR_DOMAIN_EVENT_RESUMED),
+    (LV.VIR_DOMAIN_EVENT_PMSUSPENDED, LV.VIR_DOMAIN_EVENT_RESUMED),
+])
+def test_defect_a_resumed_kernel_gets_its_window_again(event, undo):
+    """After a long pause the last stamp is old; the kernel answers again
+    within a period of the resume, which must not count as silence."""
+    host = running_host(channel=False, period=10)
+    host.now = 1000.0
+    host(obs.GuestStats((("vm", 998.0, None),)))
+    host.event(event, 0, at=1001)
+    for _ in range(12):  # 60 s paused, polled every 5 s
+        host(obs.GuestStats((("vm", 998.0, None),)), at=host.now + 5)
+    host.event(undo, 0, at=host.now + 1)
+    for _ in range(4):  # 20 s after the resume, before its first answer
+        host(obs.GuestStats((("vm", 998.0, None),)), at=host.now + 5)
+    assert keys(host.effects) == []
+    for _ in range(2):  # and then it is silent
+        host(obs.GuestStats((("vm", 998.0, None),)), at=host.now + 5)
+    assert len(keys(host.effects)) == 1
+
+
+def test_verdict_and_liveness_tables_are_total():
+    agents = (gm.A_ANSWERING, gm.A_FAILING, gm.A_SILENT, gm.A_UNAVAILABLE)
+    kernels = (gm.K_ALIVE, gm.K_SILENT, gm.K_UNKNOWN, gm.K_PENDING)
+    assert set(gm.VERDICTS) == set(itertools.product(agents, kernels))
+    states = (gm.HEALTHY, gm.SUSPECT, gm.WARNED, gm.DECLARED, gm.HELD)
+    assert set(gm.LIVENESS) == set(itertools.product(
+        states, set(gm.VERDICTS.values())))
+
+
+def test_vcpu_time_over_the_last_interval_is_shown():
+    """A panicked kernel spins (9.8 of 10 s), a halted one does not:
+    evidence for the operator, not a signal."""
+    host = running_host(channel=False, period=10)
+    host(obs.GuestStats((("vm", 500.0, 1_000_000_000),)), at=500)
+    host(obs.GuestStats((("vm", 510.0, 10_800_000_000),)), at=510)
+    view = host.engine.view(510)["domains"][0]
+    assert view["vcpu_used_last_interval"] == "9.8 s of 10.0 s"
+    assert view["hang_detection"] == "kernel"
+
+
+@pytest.mark.parametrize("channel,agent,period,expected", [
+    (True, True, 10, "agent and kernel"),
+    (True, True, None, "agent"),
+    (False, False, 10, "kernel"),
+    (False, False, None, "none: no guest-agent channel; kernel unknown: "
+     "no balloon statistics period"),
+])
+def test_status_says_what_finds_a_hang(channel, agent, period, expected):
+    host = running_host(channel=channel, agent=agent, period=period)
+    host(obs.GuestStats((("vm", 1.0, None),)), at=2)
+    assert host.engine.view(2)["domains"][0]["hang_detection"] == expected

@@ -1,0 +1,300 @@
+"""The store: one transaction per observation, durable, idempotent,
+locked, private, pruned; and it hands the engine back what it kept."""
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from monitor import effects as fx
+from monitor import engine as engine_mod
+from monitor import guest as gm
+from monitor import private
+from monitor import store as store_mod
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+BODY = {"type": "VM", "hostname": "cmp-1",
+        "generated_time": "2026-01-01T00:00:00",
+        "payload": {"event": "LIFECYCLE", "instance_uuid": "u-1",
+                    "vir_domain_event": "STOPPED_FAILED"}}
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store(tmp_path, clock):
+    store = store_mod.Store(tmp_path / "state", clock)
+    yield store
+    store.close()
+
+
+def enqueue(store, *keys, hold=0.0):
+    return store.apply([fx.Enqueue(key, BODY, hold) for key in keys])
+
+
+def test_same_key_is_stored_once(store):
+    assert enqueue(store, "a") is True
+    assert enqueue(store, "a") is False
+    enqueue(store, "b")
+    assert store.depth() == 2
+
+
+def test_one_observation_is_one_transaction(store):
+    """A failing effect leaves nothing of the others on disk."""
+    boot = gm.Boot(7, 3, "hb")
+    with pytest.raises(AttributeError):
+        store.apply([fx.PutBoot("u-1", "i-1", boot),
+                     fx.Enqueue("k", BODY), fx.PutBoot("u-2", "i-2", None)])
+    assert store.depth() == 0
+    assert store.restore().boots == {}
+
+
+def test_retry_reschedules_and_keeps_the_error(store, clock):
+    enqueue(store, "k")
+    entry, = store.due()
+    store.record(entry["id"], store_mod.PENDING, "HTTP 503", delay=30)
+    assert store.due() == []
+    assert store.next_due_at() == clock.now + 30
+    clock.now += 30
+    retried, = store.due()
+    assert (retried["attempts"], retried["last_error"]) == (1, "HTTP 503")
+
+
+def test_accepted_is_never_due_again(store, clock):
+    enqueue(store, "k")
+    entry, = store.due()
+    store.record(entry["id"], store_mod.ACCEPTED, "", 0, "n-uuid")
+    clock.now += 10 ** 6
+    assert store.due() == [] and store.depth() == 0
+    done, = store.entries(store_mod.ACCEPTED)
+    assert (done["notification_uuid"], done["finished_at"]) == (
+        "n-uuid", 1000.0)
+
+
+def test_rejection_is_final_and_keeps_the_reason(store):
+    enqueue(store, "k")
+    entry, = store.due()
+    reason = "HTTP 409: Notification received from host cmp-1 of type VM " \
+             "is ignored as the host is already under maintenance."
+    store.record(entry["id"], store_mod.REJECTED, reason, 60)
+    assert store.due() == []
+    assert store.entries(store_mod.REJECTED)[0]["last_error"] == reason
+
+
+def test_pending_entries_survive_a_kill(tmp_path, clock):
+    """Only what was committed counts: the process dies without close()
+    (a second process opens the store, as after SIGKILL)."""
+    first = store_mod.Store(tmp_path / "state", clock)
+    enqueue(first, "a", "b")
+    first.record(first.due()[0]["id"], store_mod.ACCEPTED, "", 0)
+    os.close(first._lock_fd)  # what the kernel does when the process dies
+    second = store_mod.Store(tmp_path / "state", clock)
+    assert [e["key"] for e in second.due()] == ["b"]
+    second.close()
+
+
+def test_held_entry_waits_until_released_or_the_hold_ends(store, clock):
+    assert enqueue(store, "held", "other", hold=10) is False
+    assert store.due() == [] and store.next_due_at() == clock.now + 10
+    assert store.apply([fx.Release("held")]) is True
+    assert [e["key"] for e in store.due()] == ["held"]
+    clock.now += 10  # never released (forensics hung, monitor died): due
+    assert [e["key"] for e in store.due()] == ["held", "other"]
+
+
+def test_release_never_advances_a_retry(store):
+    enqueue(store, "a")
+    store.record(store.due()[0]["id"], store_mod.PENDING, "down", 30)
+    assert store.apply([fx.Release("a")]) is False
+    assert store.due() == []
+
+
+def test_wake_all_makes_failed_entries_due_but_not_held_ones(store, clock):
+    enqueue(store, "a", "b")
+    enqueue(store, "held", hold=10)
+    for entry in store.due():
+        store.record(entry["id"], store_mod.PENDING, "down", 300)
+    assert store.wake_all() == 2
+    assert [e["key"] for e in store.due()] == ["a", "b"]
+
+
+def test_due_leaves_out_entries_in_flight(store):
+    enqueue(store, "a", "b", "c")
+    assert [e["key"] for e in store.due(2, {"a"})] == ["b", "c"]
+    assert store.next_due_at({"a", "b", "c"}) is None
+
+
+def test_prune_removes_old_final_entries_never_pending_ones(store, clock):
+    enqueue(store, "old-done", "old-pending", "new-done")
+    entries = {e["key"]: e for e in store.entries()}
+    store.record(entries["old-done"]["id"], store_mod.ACCEPTED, "", 0)
+    clock.now += 31 * 86400
+    store.record(entries["new-done"]["id"], store_mod.REJECTED, "409", 0)
+    assert store.prune(30 * 86400) == 1
+    assert sorted(e["key"] for e in store.entries()) == [
+        "new-done", "old-pending"]
+
+
+def test_oldest_pending(store, clock):
+    assert store.oldest_pending() is None
+    enqueue(store, "a")
+    clock.now += 5
+    enqueue(store, "b")
+    assert store.oldest_pending() == 1000.0
+
+
+# -- what the engine gets back ------------------------------------------------
+
+def test_boots_budgets_and_the_boot_counter_are_restored(tmp_path, clock):
+    first = store_mod.Store(tmp_path / "state", clock)
+    boot = gm.Boot(41, 3, "hb", frozenset({"LIFECYCLE/STOPPED_FAILED"}), 2,
+                   True)
+    first.apply([fx.PutBoot("u-1", "i-1", boot),
+                 fx.PutBoot("u-2", "i-2", gm.Boot(42, 4)),
+                 fx.DropBoot("u-2"),
+                 fx.PutBudget("u-1", (900.0, 950.0), None),
+                 fx.PutBudget("u-3", (), 800.0),
+                 fx.PutBudget("u-4", (1.0,), None),
+                 fx.PutBudget("u-4", (), None)])
+    first.close()
+    restored = store_mod.Store(tmp_path / "state", clock).restore()
+    assert restored.boots == {"u-1": ("i-1", boot)}
+    assert restored.next_boot == 43  # u-2's number is never reused
+    assert restored.recoveries == {"u-1": [900.0, 950.0]}
+    assert restored.quarantined == {"u-3": 800.0}
+
+
+def test_a_restarted_engine_does_not_resend_a_death(tmp_path, clock):
+    """The same crash before and after a monitor restart: one
+    notification (the store keeps the boot's notified payloads)."""
+    import libvirt
+
+    from monitor import observations as obs
+
+    def run(store, *observations):
+        engine = engine_mod.Engine(engine_mod.Settings(), store.restore())
+        for observation in observations:
+            store.apply(engine.observe(observation, clock()))
+
+    crashed = obs.Lifecycle("u", "i", libvirt.VIR_DOMAIN_EVENT_CRASHED,
+                            libvirt.VIR_DOMAIN_EVENT_CRASHED_PANICKED, 3)
+    first = store_mod.Store(tmp_path / "state", clock)
+    run(first, obs.Connected((obs.Domain("u", "i", 3, 1, 1),), "hb"),
+        crashed)
+    first.close()
+    second = store_mod.Store(tmp_path / "state", clock)
+    run(second, obs.Connected((obs.Domain(
+        "u", "i", 3, libvirt.VIR_DOMAIN_CRASHED, 1),), "hb"),
+        obs.Lifecycle("u", "i", libvirt.VIR_DOMAIN_EVENT_STOPPED,
+                      libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED, 3))
+    assert len(second.entries()) == 1
+    second.close()
+
+
+# -- lock and permissions -----------------------------------------------------
+
+def test_defect_second_monitor_on_the_same_state_is_refused(tmp_path, clock):
+    """Two monitors on one state_path both delivered the same entries."""
+    first = store_mod.Store(tmp_path / "state", clock)
+    with pytest.raises(store_mod.StateLocked) as refused:
+        store_mod.Store(tmp_path / "state", clock)
+    assert "pid %d" % os.getpid() in str(refused.value)
+    assert str(tmp_path / "state") in str(refused.value)
+    first.close()
+    store_mod.Store(tmp_path / "state", clock).close()  # free again
+
+
+def test_the_lock_is_held_against_another_process(tmp_path, clock):
+    store = store_mod.Store(tmp_path / "state", clock)
+    child = subprocess.run([sys.executable, "-c", (
+        "import sys; from monitor import store\n"
+        "try:\n"
+        "    store.Store(sys.argv[1], lambda: 0)\n"
+        "except store.StateLocked as exc:\n"
+        "    print(exc); sys.exit(3)\n"), str(tmp_path / "state")],
+        capture_output=True, text=True, cwd=os.getcwd())
+    store.close()
+    assert child.returncode == 3, child.stderr
+    assert "pid %d" % os.getpid() in child.stdout
+
+
+def test_defect_state_is_private_whatever_the_umask(tmp_path, clock):
+    """The state directory and its files were created 0755/0644."""
+    old = os.umask(0o022)
+    try:
+        (tmp_path / "state").mkdir(mode=0o755)
+        store = store_mod.Store(tmp_path / "state", clock)
+        enqueue(store, "a")
+        store.close()
+    finally:
+        os.umask(old)
+    state = tmp_path / "state"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    files = [p for p in state.iterdir()]
+    assert {p.name for p in files} >= {store_mod.FILE, store_mod.LOCK}
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_private_write_keeps_mode_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        private.write_text(tmp_path / "f", "secret")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o600
+
+
+# -- the store of earlier versions -------------------------------------------
+
+def test_an_earlier_outbox_is_taken_over_once(tmp_path, clock):
+    state = tmp_path / "state"
+    state.mkdir()
+    old = sqlite3.connect(str(state / store_mod.LEGACY))
+    old.executescript("""
+        CREATE TABLE notification (id INTEGER PRIMARY KEY, key TEXT NOT NULL
+            UNIQUE, body TEXT NOT NULL, state TEXT NOT NULL, attempts
+            INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL,
+            last_error TEXT, created_at REAL NOT NULL, finished_at REAL,
+            notification_uuid TEXT);
+        CREATE TABLE known_running (uuid TEXT PRIMARY KEY, name TEXT NOT
+            NULL, boot INTEGER NOT NULL);
+        CREATE TABLE recovery (uuid TEXT NOT NULL, at REAL NOT NULL);
+        CREATE TABLE quarantine (uuid TEXT PRIMARY KEY, since REAL NOT NULL);
+        INSERT INTO notification (key, body, state, next_attempt_at,
+            created_at) VALUES ('u-1/3/LIFECYCLE/STOPPED_FAILED',
+            '{"payload": {}}', 'pending', 5, 5);
+        INSERT INTO known_running VALUES ('u-2', 'i-2', 4);
+        INSERT INTO recovery VALUES ('u-2', 990.0);
+        INSERT INTO quarantine VALUES ('u-3', 980.0);
+    """)
+    old.commit()
+    old.close()
+
+    store = store_mod.Store(state, clock)
+    restored = store.restore()
+    assert [e["key"] for e in store.due()] == [
+        "u-1/3/LIFECYCLE/STOPPED_FAILED"]
+    name, boot = restored.boots["u-2"]
+    assert (name, boot.dom_id, boot.host_boot) == ("i-2", 4, None)
+    assert restored.recoveries == {"u-2": [990.0]}
+    assert restored.quarantined == {"u-3": 980.0}
+    store.close()
+    assert not (state / store_mod.LEGACY).exists()
+    assert (state / (store_mod.LEGACY + ".imported")).exists()
+    again = store_mod.Store(state, clock)  # not imported twice
+    assert len(again.entries()) == 1
+    again.close()
