@@ -35,6 +35,6 @@ bootstrap() {
 
 case "${1:-}" in
     demo) bootstrap; exec .venv/bin/tox -q -e demo ;;
-    test) bootstrap; exec .venv/bin/tox -e pep8,py3,functional,lab ;;
+    test) bootstrap; exec .venv/bin/tox -e pep8,py3,ops,docs,functional,lab ;;
     *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

@@ -5,8 +5,10 @@ turn those facts into "protected" or "not protected: why" live here, so that
 they can be tested exhaustively.
 """
 import dataclasses
+import math
 
 from oslo_utils import strutils
+from oslo_utils import timeutils
 
 # Masakari's engine recovers an instance only when this metadata key is true
 # ([instance_failure] ha_enabled_instance_metadata_key, default HA_Enabled).
@@ -67,6 +69,8 @@ class ServerFacts:
     masakari_host: MasakariHost | None = None
     masakari_error: str | None = None
     last_notification: dict | None = None
+    # Nova's OS-SRV-USG:launched_at: when the guest was built or rebuilt
+    launched_at: str | None = None
 
     @property
     def ha_enabled(self):
@@ -84,11 +88,12 @@ def assess(facts):
         blocking.append("server is %s (only running servers are monitored)"
                         % facts.status)
     agent = facts.agent
-    if agent.error:
-        unknown.append(agent.error)
-    elif not agent.has_agent:
+    has_channel, reason = channel_state(agent, facts.launched_at)
+    if has_channel is False:
         blocking.append("%s lacks %s=%s (hung guests go undetected)"
                         % (agent.label(), AGENT_PROPERTY, AGENT_VALUE))
+    elif has_channel is None:
+        unknown.append(reason)
     if facts.masakari_error:
         unknown.append(facts.masakari_error)
     elif facts.host is None:
@@ -130,30 +135,88 @@ def plan_enable(metadata, agent, touch_agent=True):
         touch_agent=touch_agent)
 
 
-def agent_channel(agent, set_now, launched_at):
-    """Whether the running guest has the guest-agent channel.
+def channel_state(agent, launched_at):
+    """Whether the running guest has the guest-agent channel: ``(True,
+    None)``, ``(False, None)`` (no property) or ``(None, reason)`` when
+    that cannot be known.
 
     Nova copies image properties into the instance when it is built or
     rebuilt; a hard reboot regenerates the domain from that saved copy, so a
-    property added afterwards takes effect only after a rebuild.
+    property added afterwards takes effect only after a rebuild.  Glance
+    moves an image's ``updated_at`` on every change, so an image changed
+    after the launch may have got the property since: not known.  (Cinder
+    does not move a volume's ``updated_at`` when its image metadata
+    changes: for a boot volume the comparison only sees other changes.)
     """
+    if agent.error:
+        return None, agent.error
+    if not agent.has_agent:
+        return False, None
+    launched = _utc_seconds(launched_at)
+    if launched is None:
+        return None, ("the server's launch time is %s, so whether its "
+                      "guest has the agent channel is not known" % (
+                          "unreadable (%r)" % launched_at if launched_at
+                          else "not shown"))
+    updated = _utc_seconds(agent.updated_at)
+    if updated is None:
+        return None, ("%s shows no readable update time, so whether the "
+                      "guest has the agent channel is not known"
+                      % agent.label())
+    if updated > launched:
+        return None, ("%s changed after the server was launched, so the "
+                      "guest may lack the agent channel; rebuild the server "
+                      "to add it" % agent.label())
+    return True, None
+
+
+def agent_channel(agent, set_now, launched_at):
+    """The "Agent Channel" column of ``enable``: the same rule as the
+    status verdict, worded for the change just made."""
     if set_now:
         return "no: rebuild the server to add the channel"
-    if agent.error:
-        return "unknown: " + agent.error
-    if not agent.has_agent:
+    has_channel, reason = channel_state(agent, launched_at)
+    if has_channel is None:
+        return "unknown: " + reason
+    if not has_channel:
         return "no: %s lacks %s" % (agent.label(), AGENT_PROPERTY)
-    if agent.updated_at and launched_at and \
-            _utc_seconds(agent.updated_at) > _utc_seconds(launched_at):
-        return ("unknown: %s changed after the server booted; rebuild if the "
-                "guest has no agent channel" % agent.label())
     return "yes"
 
 
 def _utc_seconds(timestamp):
-    # Glance says 2026-01-02T03:04:05Z, Nova 2026-01-02T03:04:05.000000:
-    # both UTC, so the first 19 characters compare correctly as text.
-    return timestamp[:19]
+    """A naive UTC datetime to the second, or None.  Glance says
+    2026-01-02T03:04:05Z, Nova and Cinder 2026-01-02T03:04:05.000000
+    (UTC); the same second counts as not later."""
+    if not timestamp:
+        return None
+    try:
+        parsed = timeutils.normalize_time(timeutils.parse_isotime(
+            str(timestamp)))
+    except ValueError:
+        return None
+    return parsed.replace(microsecond=0)
+
+
+MAX_SINCE_HOURS = 1000000  # about 114 years
+
+
+def parse_since(text):
+    """``status --since``: hours as a positive finite number, at most
+    MAX_SINCE_HOURS; ValueError with a one-line message otherwise."""
+    try:
+        hours = float(text)
+    except (TypeError, ValueError):
+        raise ValueError("--since must be a number of hours, not %r"
+                         % text) from None
+    if math.isnan(hours) or math.isinf(hours):
+        raise ValueError("--since must be a finite number of hours, not %r"
+                         % text)
+    if hours <= 0:
+        raise ValueError("--since must be more than 0 hours, not %r" % text)
+    if hours > MAX_SINCE_HOURS:
+        raise ValueError("--since must be at most %d hours, not %r"
+                         % (MAX_SINCE_HOURS, text))
+    return hours
 
 
 def notification_summary(notification):

@@ -2,13 +2,16 @@
 monitor's configuration and live state, from the same client operators
 already use."""
 import argparse
+import importlib.util
 import os
 import shutil
 import signal
+import sys
 import time
 import urllib.error
 from pathlib import Path
 
+from keystoneauth1 import exceptions as ksa_exc
 from osc_lib.command import command
 from osc_lib import exceptions
 
@@ -16,10 +19,16 @@ from oslo_config import cfg
 
 from monitor import cmd as monitor_cmd
 from monitor import conf as monitor_conf
+from monitor.conf import api as api_conf
 from monitor.conf import edit
+from osc_instanceha import config_file
 from osc_instanceha.v1 import constants
 
 DEFAULT_CONFIG = "/etc/instanceha/instanceha-monitor.conf"
+SAMPLE = Path(sys.prefix, "share", "instanceha",
+              "instanceha-monitor.conf.sample")
+# What "pip install .[monitor]" adds; the monitor cannot run without them.
+MONITOR_EXTRA = ("libvirt", "aiohttp", "prometheus_client")
 HEARTBEATS = "introspectiveinstancemonitor"
 # option of `monitor set` -> (section, option name, minimum)
 SETTABLE = {
@@ -45,17 +54,55 @@ class _Local:
         return parser
 
 
+def _missing_config(path):
+    sample = SAMPLE if SAMPLE.exists() else \
+        "the sample config (instanceha-monitor.conf.sample)"
+    return exceptions.CommandError(
+        "no config file at %s: create it from %s (set [DEFAULT] hostname "
+        "and [api]), or give --config-file" % (path, sample))
+
+
 def _load(path):
-    """The monitor's effective config; a CommandError names each problem."""
-    args = argparse.Namespace(
-        config_file=[path] if Path(path).exists() else [], config_dir=None)
-    if args.config_file == [] and path != DEFAULT_CONFIG:
-        raise exceptions.CommandError("no config file at %s" % path)
+    """The monitor's effective config from ``path``, which must exist (the
+    default path too: built-in defaults are no host's configuration); a
+    CommandError names each problem."""
+    if not Path(path).is_file():
+        raise _missing_config(path)
+    args = argparse.Namespace(config_file=[path], config_dir=None)
     try:
         return monitor_cmd.load_config(args)
     except SystemExit as exc:
         raise exceptions.CommandError(
             "the monitor's configuration is invalid (see above)") from exc
+
+
+def _require_monitor_extra(what):
+    missing = [name for name in MONITOR_EXTRA
+               if importlib.util.find_spec(name) is None]
+    if missing:
+        raise exceptions.CommandError(
+            "%s needs the host monitor, which is not installed here (no %s):"
+            " pip install 'osc-instanceha[monitor]'" % (
+                what, ", ".join(missing)))
+
+
+def _api_opts(conf):
+    """The [api] options the monitor authenticates with: session, adapter
+    and common auth options, and those of the configured auth_type (the
+    sample lists the password plugin's; keystoneauth registers a plugin's
+    options only once it loads it)."""
+    opts = list(api_conf.registered_opts())
+    auth_type = conf[api_conf.GROUP].auth_type
+    if auth_type:
+        try:
+            plugin = api_conf.auth_plugin_opts(auth_type)
+        except ksa_exc.NoMatchingPlugin:
+            raise exceptions.CommandError(
+                "unknown auth_type %r in [%s]" % (auth_type, api_conf.GROUP)
+            ) from None
+        conf.register_opts(plugin, group=api_conf.GROUP)
+        opts += plugin
+    return list({opt.dest: opt for opt in opts}.values())
 
 
 class ShowMonitor(_Local, command.Lister):
@@ -74,6 +121,8 @@ class ShowMonitor(_Local, command.Lister):
         conf = _load(parsed_args.config_file)
         rows = []
         for group, opts in monitor_conf.list_opts():
+            if group == api_conf.GROUP:
+                opts = _api_opts(conf)
             section = conf if group == "DEFAULT" else conf[group]
             for opt in sorted(opts, key=lambda o: o.dest):
                 try:
@@ -151,21 +200,21 @@ class SetMonitor(_Local, command.Command):
             raise exceptions.CommandError(
                 "the timeout (%d s) must be shorter than the interval "
                 "(%d s)" % (timeout, interval))
-        text = path.read_text() if path.exists() else ""
+        text = path.read_text()
         by_section = {}
         for name, value in changes.items():
             section, option, _ = SETTABLE[name]
             by_section.setdefault(section, {})[option] = str(value)
         for section, values in by_section.items():
             text = edit.set_options(text, section, values)
-        candidate = path.with_name(path.name + ".new")
-        candidate.write_text(text)
         try:
-            _load(str(candidate))  # the whole file, as the monitor will
-        except exceptions.CommandError:
-            candidate.unlink()
-            raise
-        os.replace(candidate, path)
+            # The whole new file is checked as the monitor will read it;
+            # mode, owner and a symlink stay (see config_file).
+            config_file.replace(path, text, check=_load)
+        except OSError as exc:
+            raise exceptions.CommandError(
+                "cannot rewrite %s keeping its mode and owner: %s" % (
+                    os.path.realpath(path), exc)) from exc
         self.app.stdout.write("%s updated: %s\n%s\n" % (path, ", ".join(
             "%s = %s" % (SETTABLE[n][1], v) for n, v in changes.items()),
             _reload_running(_load(str(path)), changes)))
@@ -215,6 +264,7 @@ class CheckMonitor(_Local, command.Command):
 
     def take_action(self, parsed_args):
         conf = _load(parsed_args.config_file)
+        _require_monitor_extra("monitor check")
         if monitor_cmd.cmd_check(conf, parsed_args):
             raise exceptions.CommandError("the monitor is not ready: see "
                                           "the FAIL lines above")
@@ -225,6 +275,7 @@ class StartMonitor(_Local, command.Command):
 
     def take_action(self, parsed_args):
         _load(parsed_args.config_file)  # refuse a bad config before exec
+        _require_monitor_extra("monitor start")
         program = shutil.which("instanceha-monitor") or "instanceha-monitor"
         os.execvp(program, [program, "start", "--config-file",
                             parsed_args.config_file])

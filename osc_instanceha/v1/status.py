@@ -33,9 +33,10 @@ class ShowStatus(command.Lister):
             "--all-projects", action="store_true",
             help="Servers of all projects (admin only)")
         parser.add_argument(
-            "--since", metavar="<hours>", type=float, default=24.0,
-            help="How far back to look for Masakari notifications "
-                 "(default: 24)")
+            "--since", metavar="<hours>", default="24",
+            help="How far back to look for Masakari notifications, in "
+                 "hours: more than 0, at most %d (default: 24)"
+                 % protection.MAX_SINCE_HOURS)
         parser.add_argument(
             "--long", action="store_true",
             help="Also show the agent source, segment, maintenance state "
@@ -43,6 +44,10 @@ class ShowStatus(command.Lister):
         return parser
 
     def take_action(self, parsed_args):
+        try:
+            parsed_args.since = protection.parse_since(parsed_args.since)
+        except ValueError as exc:
+            raise exceptions.CommandError(str(exc)) from None
         conn = self.app.client_manager.instanceha
         servers = self._servers(conn, parsed_args)
         facts = self._facts(conn, servers, parsed_args)
@@ -113,7 +118,8 @@ class ShowStatus(command.Lister):
             metadata=server.metadata or {}, host=server.compute_host,
             agent=source, masakari_host=hosts.get(server.compute_host),
             masakari_error=masakari_error,
-            last_notification=notifications.get(server.id))
+            last_notification=notifications.get(server.id),
+            launched_at=server.launched_at)
 
     @staticmethod
     def _row(facts, columns):

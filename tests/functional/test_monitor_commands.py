@@ -23,7 +23,16 @@ def test_show_tells_values_and_where_they_come_from(cli, tmp_path,
                       "guest_monitoring_interval")]
     assert (interval["Value"], interval["Source"]) == (10, "default")
     assert table[("live", "monitor")]["Value"].startswith("not answering")
-    assert all(r["Value"] != "secret" for r in rows)  # the password
+    # the settings it authenticates with, and never the password
+    auth = {option: table[("api", option)]["Value"] for option in (
+        "auth_type", "auth_url", "username", "project_name",
+        "user_domain_name", "project_domain_name", "region", "password")}
+    assert auth == {
+        "auth_type": "password", "auth_url": local_cloud.keystone_url,
+        "username": "admin", "project_name": "admin",
+        "user_domain_name": "Default", "project_domain_name": "Default",
+        "region": "RegionOne", "password": "***"}
+    assert "secret" not in json.dumps(rows)  # the password
 
 
 def test_show_includes_the_running_monitors_state(cli, tmp_path,
@@ -94,7 +103,11 @@ def test_help_lists_the_monitor_commands(cli):
     missing = cli.run("instanceha", "monitor", "show", "--config-file",
                       "/nonexistent.conf", check=False)
     assert missing.returncode == 1
-    assert "no config file at /nonexistent.conf" in missing.stderr
+    assert missing.stdout == ""
+    [line] = missing.stderr.splitlines()
+    assert line.startswith("no config file at /nonexistent.conf: create it "
+                           "from ")
+    assert line.endswith("or give --config-file")
 
 
 def test_set_reloads_the_running_monitor(cli, tmp_path, local_cloud, seed):

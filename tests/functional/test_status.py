@@ -147,3 +147,38 @@ def test_request_count_does_not_grow_with_servers(cli, seed):
     print("status requests: 10 servers -> %d, 200 servers -> %d"
           % (len(counts[10]), len(counts[200])))
     assert len(counts[200]) == len(counts[10])
+
+
+STALE = ("unknown: image %s changed after the server was launched, so the "
+         "guest may lack the agent channel; rebuild the server to add it")
+
+
+def test_property_added_after_the_launch_needs_a_rebuild(cli, seed):
+    """enable says "rebuild the server to add the channel"; status agrees
+    until the server is rebuilt (a hard reboot does not do it)."""
+    host = seed.unique("cmp")
+    seed.segment_with_host(host)
+    image = seed.image()
+    server = seed.server(image.id, host=host,
+                         launched_at="2020-01-01T00:00:00.000000")
+
+    cli.run("instanceha", "enable", server["id"])
+    cli.run("server", "reboot", "--hard", server["id"])
+    before = status(cli, server["id"])[server["name"]]
+    cli.run("server", "rebuild", "--image", image.id, server["id"])
+    after = status(cli, server["id"])[server["name"]]
+
+    assert before["Verdict"] == STALE % image.name
+    assert before["Guest Agent"] is True
+    assert after["Verdict"] == "protected"
+
+
+def test_since_must_be_a_positive_finite_number_of_hours(cli):
+    for value, message in (
+            ("-5", "--since must be more than 0 hours, not '-5'"),
+            ("nan", "--since must be a finite number of hours, not 'nan'"),
+            ("inf", "--since must be a finite number of hours, not 'inf'")):
+        result = cli.run("instanceha", "status", "--since=" + value,
+                         check=False)
+        assert result.returncode == 1
+        assert result.stderr.strip() == message

@@ -1,4 +1,5 @@
 """Command classes with osc-lib's TestCommand and openstacksdk's fakes."""
+import datetime
 from unittest import mock
 
 from openstack.block_storage import block_storage_service
@@ -170,7 +171,7 @@ class TestStatus(CommandTest):
         self.check_parser(
             self.cmd, ["--host", "cmp-1", "--all-projects", "--long"],
             [("host", "cmp-1"), ("all_projects", True), ("long", True),
-             ("servers", []), ("since", 24.0)])
+             ("servers", []), ("since", "24")])
 
     def test_one_call_per_kind_whatever_the_server_count(self):
         images = [fake_image(hw_qemu_guest_agent="yes") for _ in range(3)]
@@ -210,3 +211,42 @@ class TestStatus(CommandTest):
         error = self.assertRaises(exceptions.CommandError,
                                   self.cmd.take_action, args)
         self.assertIn("no server named or with ID 'ghost'", str(error))
+
+    def test_a_property_newer_than_the_launch_is_not_protected(self):
+        """Nova copied the image's properties at the launch: an image
+        changed since may have got hw_qemu_guest_agent=yes after it."""
+        image = fake_image(name="debian", hw_qemu_guest_agent="yes",
+                           updated_at="2026-02-01T00:00:00Z")
+        server = fake_server(image={"id": image.id},
+                             metadata={"HA_Enabled": "True"},
+                             launched_at="2026-01-01T00:00:00.000000")
+        self.conn.compute.servers.return_value = iter([server])
+        self.conn.image.images.return_value = [image]
+        args = self.check_parser(self.cmd, [], [])
+        _, rows = self.cmd.take_action(args)
+        self.assertEqual(
+            "unknown: image debian changed after the server was launched, "
+            "so the guest may lack the agent channel; rebuild the server to "
+            "add it", rows[0][-1])
+
+    def test_since_is_validated_before_any_request(self):
+        for text in ("-1", "0", "nan", "inf", "soon"):
+            args = self.check_parser(self.cmd, ["--since", text], [])
+            error = self.assertRaises(exceptions.CommandError,
+                                      self.cmd.take_action, args)
+            self.assertTrue(str(error).startswith("--since must be "),
+                            str(error))
+            self.assertNotIn("\n", str(error))
+        self.conn.compute.servers.assert_not_called()
+        self.segment_list.assert_not_called()
+
+    def test_since_reaches_the_notification_query(self):
+        self.conn.compute.servers.return_value = iter([])
+        args = self.check_parser(self.cmd, ["--since", "0.5"], [])
+        self.cmd.take_action(args)
+        since = datetime.datetime.strptime(
+            self.conn.instance_ha.notifications.call_args.kwargs[
+                "generated_since"], "%Y-%m-%dT%H:%M:%S").replace(
+                    tzinfo=datetime.timezone.utc)
+        age = datetime.datetime.now(datetime.timezone.utc) - since
+        self.assertTrue(29 * 60 < age.total_seconds() < 31 * 60, age)

@@ -3,8 +3,15 @@ import pytest
 
 from osc_instanceha import protection as p
 
-AGENT = p.AgentSource("image", "img-1", "debian", value="yes")
+AGENT = p.AgentSource("image", "img-1", "debian", value="yes",
+                      updated_at="2026-01-01T00:00:00Z")
 NO_AGENT = p.AgentSource("image", "img-1", "debian", value=None)
+LAUNCHED = "2026-01-02T00:00:00.000000"
+# the image got a change (maybe the property) after the server's launch
+CHANGED_SINCE = p.AgentSource("image", "img-1", "debian", value="yes",
+                              updated_at="2026-01-03T00:00:00Z")
+STALE = ("image debian changed after the server was launched, so the "
+         "guest may lack the agent channel; rebuild the server to add it")
 HIDDEN = p.AgentSource("image", "img-1", error="image img-1 not visible")
 GOOD_HOST = p.MasakariHost("seg", True, False)
 
@@ -12,7 +19,7 @@ GOOD_HOST = p.MasakariHost("seg", True, False)
 def facts(**changes):
     base = dict(id="id-1", name="vm", status="ACTIVE",
                 metadata={"HA_Enabled": "True"}, host="cmp-1", agent=AGENT,
-                masakari_host=GOOD_HOST)
+                masakari_host=GOOD_HOST, launched_at=LAUNCHED)
     base.update(changes)
     return p.ServerFacts(**base)
 
@@ -53,6 +60,15 @@ def test_flags_parse_like_masakari_and_nova(value, expected):
     # a definite reason outranks what could not be established
     ({"metadata": {}, "masakari_error": "Masakari unreachable: x"},
      "not protected: HA_Enabled is not true in the server metadata"),
+    # "protected" only when the guest is known to have the agent channel
+    ({"agent": CHANGED_SINCE}, "unknown: " + STALE),
+    ({"launched_at": None},
+     "unknown: the server's launch time is not shown, so whether its guest "
+     "has the agent channel is not known"),
+    ({"agent": CHANGED_SINCE, "masakari_error": "Masakari unreachable: x"},
+     "unknown: %s; Masakari unreachable: x" % STALE),
+    ({"agent": CHANGED_SINCE, "metadata": {}},
+     "not protected: HA_Enabled is not true in the server metadata"),
     ({"metadata": {}, "agent": NO_AGENT, "masakari_host": None},
      "not protected: HA_Enabled is not true in the server metadata; image "
      "debian lacks hw_qemu_guest_agent=yes (hung guests go undetected); "
@@ -82,11 +98,63 @@ def test_plan_enable(metadata, agent, touch, expected):
      "2026-01-01T00:00:00.000000", "yes"),
     (p.AgentSource("image", "i", "d", "yes", "2026-01-02T00:00:00Z"), False,
      "2026-01-01T00:00:00.000000",
-     "unknown: image d changed after the server booted; rebuild if the "
-     "guest has no agent channel"),
+     "unknown: image d changed after the server was launched, so the guest "
+     "may lack the agent channel; rebuild the server to add it"),
 ])
 def test_agent_channel(agent, set_now, launched, expected):
     assert p.agent_channel(agent, set_now, launched) == expected
+
+
+def source(updated_at, kind="image"):
+    return p.AgentSource(kind, "s-1", "src", "yes", updated_at)
+
+
+@pytest.mark.parametrize("agent,launched,expected", [
+    # property (and any change) before the launch: the channel is there
+    (source("2026-01-01T00:00:00Z"), "2026-01-02T00:00:00.000000", True),
+    # the same second is not later (Glance has no fraction)
+    (source("2026-01-02T00:00:00Z"), "2026-01-02T00:00:00.900000", True),
+    (source("2026-01-02T00:00:01Z"), "2026-01-02T00:00:00.000000", None),
+    # time zones are honoured, not compared as text
+    (source("2026-01-02T01:30:00+02:00"), "2026-01-02T00:00:00", True),
+    (source("2026-01-01T23:30:00-02:00"), "2026-01-02T00:00:00", None),
+    (source("2026-01-03T00:00:00.000000", "volume"),
+     "2026-01-02T00:00:00.000000", None),
+    # what cannot be read is not known
+    (source(None), "2026-01-02T00:00:00", None),
+    (source("yesterday"), "2026-01-02T00:00:00", None),
+    (source("2026-01-01T00:00:00Z"), None, None),
+    (source("2026-01-01T00:00:00Z"), "garbage", None),
+    (NO_AGENT, "2026-01-02T00:00:00", False),
+    (HIDDEN, "2026-01-02T00:00:00", None),
+])
+def test_channel_state(agent, launched, expected):
+    state, reason = p.channel_state(agent, launched)
+    assert state is expected
+    assert (reason is None) == (expected is not None), reason
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("24", 24.0), ("0.5", 0.5), ("1e6", 1e6), (" 3 ", 3.0),
+    ("0", "--since must be more than 0 hours, not '0'"),
+    ("-1", "--since must be more than 0 hours, not '-1'"),
+    ("-0", "--since must be more than 0 hours, not '-0'"),
+    ("nan", "--since must be a finite number of hours, not 'nan'"),
+    ("inf", "--since must be a finite number of hours, not 'inf'"),
+    ("-inf", "--since must be a finite number of hours, not '-inf'"),
+    ("1e400", "--since must be a finite number of hours, not '1e400'"),
+    ("1000001", "--since must be at most 1000000 hours, not '1000001'"),
+    ("a day", "--since must be a number of hours, not 'a day'"),
+    ("", "--since must be a number of hours, not ''"),
+])
+def test_parse_since(text, expected):
+    if isinstance(expected, float):
+        assert p.parse_since(text) == expected
+    else:
+        with pytest.raises(ValueError) as error:
+            p.parse_since(text)
+        assert str(error.value) == expected
+        assert "\n" not in str(error.value)
 
 
 def test_notification_summary():

@@ -162,7 +162,9 @@ class Cloud:
                                  "device": "/dev/vda",
                                  "attachment_id": str(uuid.uuid4()),
                                  "volume_id": volume_id}],
-                "metadata": {}, "created_at": _now()}
+                # Cinder moves updated_at on attach and status changes,
+                # not when image metadata is set (as here).
+                "metadata": {}, "created_at": _now(), "updated_at": _now()}
             volumes.append(volume_id)
         index = len(self.servers) + 1
         self.servers[server_id] = {
@@ -438,11 +440,11 @@ class Handler(BaseHTTPRequestHandler):
                                     "it is in vm_state %s" % (
                                         server["id"], server["vm_state"]))
                 server["vm_state"], server["power_state"] = "active", 1
-                server["launched_at"] = _now()
                 self._power(server, on=True)
             elif action in ("reboot", "rebuild"):
                 server["vm_state"], server["power_state"] = "active", 1
-                server["launched_at"] = _now()
+                if action == "rebuild":  # as Nova: not on start or reboot
+                    server["launched_at"] = _now()
                 self._power(server, on=False)
                 self._power(server, on=True)
             elif action in ("lock", "unlock"):

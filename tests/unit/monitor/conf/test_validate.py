@@ -173,7 +173,7 @@ def test_libvirt_backend_cannot_read_ha_enabled_from_nova(load):
 
 def test_committed_sample_config_is_what_the_generator_writes(tmp_path):
     """etc/instanceha-monitor.conf.sample is the config reference the
-    README points to; regenerate it with ``tox -e genconfig``."""
+    documentation includes; regenerate it with ``tox -e genconfig``."""
     repo = Path(__file__).resolve().parents[4]
     out = tmp_path / "sample.conf"
     subprocess.run(
