@@ -1,6 +1,7 @@
 """One entry point for the benches (run by hand, as root, on Debian):
 
-    python -m bench [all | crash | hang | fleet | cli | recovery | commit]
+    python -m bench [all | crash | hang | frozen | noagent | fleet | cli |
+                     recovery | commit]
 
 ``all`` runs the side-by-side scenarios with their default sizes and writes
 one summary, bench-results/summary-<time>.md, besides each scenario's own
@@ -21,6 +22,10 @@ SCENARIOS = {
     "hang": ("kernel hang → notification, defaults 10/2/3, vs "
              "masakari-introspectiveinstancemonitor",
              lambda: compare.main("hang", 3)),
+    "frozen": ("guest agent frozen (SIGSTOP), kernel fine: a notification "
+               "is a false recovery", lambda: compare.main("frozen", 3)),
+    "noagent": ("kernel hang in a guest without an agent channel",
+                lambda: compare.main("noagent", 3)),
     "fleet": ("40 guests: idle CPU and peak RSS over 5 min, 10 % hung at "
               "once, heartbeat punctuality", lambda: fleet.main(40, 2, 300)),
     "cli": ("openstack instanceha status over 1,000 servers",

@@ -1,10 +1,21 @@
-"""``instanceha-monitor start | check | status`` (the console script)."""
+"""``instanceha-monitor``: the host monitor's console script.
+
+Every failure an operator will meet is one line on stderr that says the
+cause and what to do; a traceback only with ``--debug``.  Exit statuses:
+0 done, 1 failed (a check, no monitor answering, a start failure), 2 the
+configuration is wrong or the monitor's runtime is not installed (systemd
+does not restart the unit for 2: ``RestartPreventExitStatus=2``).
+"""
 import argparse
 import asyncio
+import errno
+import importlib.metadata
 import json
+import logging
 import os
 import signal
 import sys
+import textwrap
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,11 +24,21 @@ from oslo_config import cfg
 from oslo_log import log
 
 from monitor import conf as monitor_conf
-from monitor.conf import recovery
 from monitor.conf import validate
 
 PROJECT = "instanceha"
 PROG = "instanceha-monitor"
+DEFAULT_CONFIG = "/etc/instanceha/instanceha-monitor.conf"
+EXTRA = ("the monitor's runtime is not installed (missing: %s): pip "
+         "install 'osc-instanceha[monitor]'")
+
+
+class Failure(Exception):
+    """One line for the operator, and the exit status."""
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.status = status
 
 
 def load_config(args, conf=None):
@@ -32,9 +53,28 @@ def load_config(args, conf=None):
     return conf
 
 
-def cmd_start(conf, _args):
-    """Run the monitor in the foreground (SIGTERM or SIGINT stop it,
-    SIGHUP reloads the mutable options)."""
+def _runtime():
+    """Import what ``pip install .[monitor]`` adds, or say it is missing."""
+    missing = []
+    for module in ("libvirt", "aiohttp", "prometheus_client"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise Failure(EXTRA % ", ".join(missing), status=2)
+
+
+def cmd_start(conf, args):
+    """Run the monitor in the foreground, as systemd does.
+
+    SIGTERM or SIGINT stop it (a notification still being sent stays on
+    disk and goes out after the next start); SIGHUP re-reads the config
+    files and applies the heartbeat, kernel-heartbeat, restart-budget,
+    storm-guard and forwarding options.  It keeps running while libvirtd
+    or Masakari are away and says so in its status.
+    """
+    _runtime()
     from monitor import service
     from monitor import store
 
@@ -52,99 +92,45 @@ def cmd_start(conf, _args):
     try:
         asyncio.run(main())
     except store.StateLocked as exc:
-        sys.stderr.write("%s: %s\n" % (PROG, exc))
-        return 1
+        raise Failure(str(exc)) from exc
+    except OSError as exc:
+        raise Failure(_start_error(conf, exc)) from exc
     return 0
 
 
-def cmd_check(conf, _args):
-    """Config, libvirt, state directory and the recovery backend's peer,
-    each said plainly."""
-    import libvirt
-
-    from monitor import libvirt_watch
-
-    failures = 0
-
-    def report(ok, what, detail):
-        nonlocal failures
-        failures += 0 if ok else 1
-        print("%s %-9s %s" % ("ok  " if ok else "FAIL", what, detail))
-
-    report(True, "config", ", ".join(validate.config_files(conf)) or
-           "no config file: built-in defaults")
-    libvirt_watch.register_error_handler()
-    try:
-        conn = libvirt.open(conf.libvirt.connection_uri)
-        count = len(conn.listAllDomains())
-        conn.close()
-        report(True, "libvirt", "%s: %d domains" % (
-            conf.libvirt.connection_uri, count))
-    except libvirt.libvirtError as exc:
-        report(False, "libvirt", "cannot open %s: %s" % (
-            conf.libvirt.connection_uri, exc))
-    state = Path(conf.state_path)
-    try:
-        state.mkdir(parents=True, exist_ok=True)
-        probe = state / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-        report(True, "state", "%s is writable" % state)
-    except OSError as exc:
-        report(False, "state", "%s is not writable: %s" % (state, exc))
-    backend = conf.recovery.backend
-    {recovery.MASAKARI: _check_masakari, recovery.NOVA: _check_nova,
-     recovery.LIBVIRT: _check_libvirt_backend}[backend](conf, report)
-    return 1 if failures else 0
+def _start_error(conf, exc):
+    if exc.errno == errno.EADDRINUSE:
+        return ("cannot serve the status endpoint on %s:%d: address already "
+                "in use; another monitor or service has it: set [status] "
+                "port (0 picks a free one)" % (conf.status.listen,
+                                               conf.status.port))
+    if exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL) and \
+            not exc.filename:
+        return ("cannot serve the status endpoint on %s: %s; set [status] "
+                "listen to an address of this host" % (conf.status.listen,
+                                                       exc.strerror))
+    where = exc.filename or conf.state_path
+    return ("cannot use the state directory %s: %s (%s); set [DEFAULT] "
+            "state_path to a directory root can create and write" % (
+                conf.state_path, exc.strerror or exc, where))
 
 
-def _check_masakari(conf, report):
-    from monitor import masakari
+def cmd_check(conf, args):
+    """Check that the monitor can work on this host.
 
-    try:
-        found = masakari.find_host(masakari.connect(conf), conf.hostname)
-    except Exception as exc:  # any failure here is what check reports
-        report(False, "masakari", "cannot query Masakari: %s" % (
-            masakari.describe(exc)))
-        return
-    if found is None:
-        report(False, "masakari", "host %r is not registered in any "
-               "failover segment: Masakari would refuse every "
-               "notification (400). Register it, or set [DEFAULT] "
-               "hostname to its Masakari name." % conf.hostname)
-        return
-    segment, host = found
-    report(not host.on_maintenance, "masakari",
-           "host %r in segment %r%s" % (
-               conf.hostname, segment,
-               " is ON MAINTENANCE: notifications get 409"
-               if host.on_maintenance else ""))
+    The config files, libvirt (connection and domains), the state
+    directory, and the recovery backend's peer: Masakari knows this host
+    in a failover segment (or Nova runs a compute service by this name).
+    One line per check; exit status 1 when any fails.
+    """
+    _runtime()
+    from monitor import check
 
-
-def _check_nova(conf, report):
-    from monitor import masakari
-
-    try:
-        services = list(masakari.connect(conf).compute.services(
-            host=conf.hostname, binary="nova-compute"))
-    except Exception as exc:  # any failure here is what check reports
-        report(False, "nova", "cannot query Nova: %s" % (
-            masakari.describe(exc)))
-        return
-    if not services:
-        report(False, "nova", "no nova-compute service on host %r: every "
-               "recovery would be refused (servers are matched by host). "
-               "Set [DEFAULT] hostname to Nova's name for this host."
-               % conf.hostname)
-        return
-    report(True, "nova", "recovery through Nova for nova-compute on %r "
-           "(%s, %s)" % (conf.hostname, services[0].status,
-                         services[0].state))
-
-
-def _check_libvirt_backend(conf, report):
-    report(True, "recovery", "libvirt backend: domains on %s are restarted "
-           "by this monitor; no cloud is asked" % conf.libvirt.connection_uri)
+    checks = check.run(conf)
+    for item in checks:
+        print("%s %-9s %s" % ("ok  " if item.ok else "FAIL", item.what,
+                              item.detail))
+    return 0 if all(item.ok for item in checks) else 1
 
 
 def status_url(conf):
@@ -161,13 +147,19 @@ def fetch_status(base_url, timeout):
 
 
 def cmd_status(conf, args):
-    """Show the running monitor's state (from its status endpoint)."""
+    """Show the running monitor's state, from its status endpoint.
+
+    The libvirt connection, every domain with its last event, decision
+    and reason, what would find a hang of it (agent, kernel), pending
+    notifications with their last error, and a host alert when the storm
+    guard holds notifications back.
+    """
     try:
         state = fetch_status(status_url(conf), timeout=10)
     except (OSError, urllib.error.URLError) as exc:
-        sys.stderr.write("%s: no running monitor answers (%s)\n" % (PROG,
-                                                                   exc))
-        return 1
+        raise Failure("no running monitor answers (%s); is it started? "
+                      "(systemctl status instanceha-monitor)" % (
+                          getattr(exc, "reason", None) or exc)) from exc
     if args.json:
         json.dump(state, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -185,15 +177,20 @@ def cmd_status(conf, args):
             domain["name"], domain["uuid"], domain.get("state", "?"),
             domain.get("last_event", "-"), domain.get("last_decision", "")))
         if "heartbeat" in domain:
-            print("      heartbeat: %s, failures %d, last ok %s%s" % (
-                domain["heartbeat"], domain["heartbeat_failures"],
-                domain["last_heartbeat_ok"] or "never",
-                ", QUARANTINED since %s" % domain["quarantined_since"]
-                if domain.get("quarantined_since") else ""))
+            print("      hang detection: %s; agent: %s, failures %d, last "
+                  "ok %s; kernel: %s%s" % (
+                      domain["hang_detection"], domain["heartbeat"],
+                      domain["heartbeat_failures"],
+                      domain["last_heartbeat_ok"] or "never",
+                      domain["kernel"],
+                      ", QUARANTINED since %s" % domain["quarantined_since"]
+                      if domain.get("quarantined_since") else ""))
         if domain.get("last_forensics"):
             print("      forensics: %s" % domain["last_forensics"])
-    print("outbox: %d pending" % state["outbox"]["pending"])
-    for entry in state["outbox"]["entries"]:
+    outbox = state["outbox"]
+    print("outbox: %d pending%s" % (outbox["pending"], ", %d OVERDUE" % (
+        outbox["overdue"]) if outbox["overdue"] else ""))
+    for entry in outbox["entries"]:
         print("  %-8s %s %s attempts=%d %s" % (
             entry["state"], entry["instance_uuid"], entry["event"],
             entry["attempts"], entry["last_error"] or ""))
@@ -201,24 +198,24 @@ def cmd_status(conf, args):
 
 
 def cmd_clear_quarantine(conf, args):
-    """Let a quarantined VM be recovered again (restart budget reset).
-    Root only: it talks to the monitor's control socket."""
+    """Let a quarantined VM be recovered again (its restart budget is
+    reset).
+
+    Root only: it talks to the running monitor's control socket in the
+    state directory.
+    """
     from monitor import control
 
     path = Path(conf.state_path) / control.SOCKET
     try:
         code, answer = control.post(path, "/quarantine/%s/clear" % args.uuid)
-    except PermissionError:
-        sys.stderr.write("%s: %s is root's: run this as root\n"
-                         % (PROG, path))
-        return 1
+    except PermissionError as exc:
+        raise Failure("%s is root's: run this as root" % path) from exc
     except OSError as exc:
-        sys.stderr.write("%s: no running monitor answers on %s (%s)\n"
-                         % (PROG, path, exc.strerror or exc))
-        return 1
+        raise Failure("no running monitor answers on %s (%s)" % (
+            path, exc.strerror or exc)) from exc
     if code != 200:
-        sys.stderr.write("%s: %s\n" % (PROG, answer.get("error", code)))
-        return 1
+        raise Failure(answer.get("error", "HTTP %s" % code))
     print("cleared %s" % answer["cleared"])
     return 0
 
@@ -227,26 +224,76 @@ COMMANDS = {"start": cmd_start, "check": cmd_check, "status": cmd_status,
             "clear-quarantine": cmd_clear_quarantine}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="VM high-availability host monitor")
-    sub = parser.add_subparsers(dest="command", required=True)
+def version():
+    try:
+        return importlib.metadata.version("osc-instanceha")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def parser():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config-file", action="append", metavar="PATH",
+        help="a config file; may be repeated, later files win (default: "
+             "%s when it exists)" % DEFAULT_CONFIG)
+    common.add_argument(
+        "--config-dir", metavar="DIR",
+        help="also read every *.conf file of DIR, in name order")
+    common.add_argument("--debug", action="store_true",
+                        help="debug logging, and a traceback on failure")
+    top = argparse.ArgumentParser(
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="VM high-availability host monitor for OpenStack "
+                    "compute hosts: finds dead QEMU processes and hung "
+                    "guests and has them recovered by Masakari, Nova or "
+                    "libvirt.",
+        epilog="exit status: 0 done; 1 failed (a check, no monitor "
+               "answering, a start failure); 2 configuration error or the "
+               "monitor's runtime not installed.")
+    top.add_argument("--version", action="version",
+                     version="%s %s" % (PROG, version()))
+    sub = top.add_subparsers(dest="command", required=True,
+                             metavar="COMMAND")
     for name, func in COMMANDS.items():
-        command = sub.add_parser(name, help=(func.__doc__ or "").split(
-            "\n")[0] or None)
-        command.add_argument("--config-file", action="append",
-                             metavar="PATH", help="may be repeated")
-        command.add_argument("--config-dir", metavar="DIR")
+        summary, _, details = func.__doc__.partition("\n\n")
+        summary = " ".join(summary.split())
+        command = sub.add_parser(
+            name, parents=[common], help=summary,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            description=summary + ("\n\n" + textwrap.dedent(
+                "    " + details.strip()) if details else ""))
         if name == "status":
-            command.add_argument("--json", action="store_true")
+            command.add_argument("--json", action="store_true",
+                                 help="the whole status document as JSON")
         if name == "clear-quarantine":
-            command.add_argument("uuid", help="instance UUID")
-    args = parser.parse_args(argv)
+            command.add_argument("uuid", help="the instance's UUID")
+    return top
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
     if not args.config_file and not args.config_dir:
-        default = "/etc/instanceha/instanceha-monitor.conf"
-        args.config_file = [default] if os.path.exists(default) else []
+        args.config_file = [DEFAULT_CONFIG] if os.path.exists(
+            DEFAULT_CONFIG) else []
     conf = load_config(args)
-    return COMMANDS[args.command](conf, args)
+    if args.debug:
+        conf.set_override("debug", True)
+    else:  # their warnings would interleave with our own lines
+        logging.getLogger("keystoneauth").setLevel(logging.ERROR)
+    try:
+        return COMMANDS[args.command](conf, args)
+    except Failure as exc:
+        if args.debug:
+            raise
+        sys.stderr.write("%s: %s\n" % (PROG, exc))
+        return exc.status
+    except Exception as exc:  # the one line promised, then --debug
+        if args.debug:
+            raise
+        sys.stderr.write("%s: %s: %s (run with --debug for the "
+                         "traceback)\n" % (PROG, type(exc).__name__, exc))
+        return 1
 
 
 if __name__ == "__main__":

@@ -258,16 +258,29 @@ def _reload_running(conf, changes, wait=5.0):
             "within %.0f s: see its log, or restart it." % (pid, wait))
 
 
-class CheckMonitor(_Local, command.Command):
+class CheckMonitor(_Local, command.Lister):
     """Check the monitor's config, libvirt, state directory and Masakari
-    registration, as ``instanceha-monitor check`` does."""
+    registration, as ``instanceha-monitor check`` does (one row per check;
+    exit status 1 when any fails)."""
 
     def take_action(self, parsed_args):
         conf = _load(parsed_args.config_file)
         _require_monitor_extra("monitor check")
-        if monitor_cmd.cmd_check(conf, parsed_args):
-            raise exceptions.CommandError("the monitor is not ready: see "
-                                          "the FAIL lines above")
+        from monitor import check
+
+        checks = check.run(conf)
+        failed = [c for c in checks if not c.ok]
+        if failed:  # after the table: the rows are what says why
+            self._failed = "%d of %d checks failed: %s" % (
+                len(failed), len(checks), ", ".join(c.what for c in failed))
+        return check.COLUMNS, [check.row(c) for c in checks]
+
+    def run(self, parsed_args):
+        self._failed = None
+        result = super().run(parsed_args)
+        if self._failed:
+            raise exceptions.CommandError(self._failed)
+        return result
 
 
 class StartMonitor(_Local, command.Command):

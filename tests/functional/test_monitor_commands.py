@@ -84,15 +84,21 @@ def test_check_passes_for_a_registered_host_and_fails_otherwise(
     good = monitor_conf(tmp_path / "a", local_cloud, host)
     bad = monitor_conf(tmp_path / "b", local_cloud, "nowhere")
 
-    ok = cli.run("instanceha", "monitor", "check", "--config-file",
-                 str(good))
+    ok = cli.json("instanceha", "monitor", "check", "--config-file",
+                  str(good))
     fail = cli.run("instanceha", "monitor", "check", "--config-file",
-                   str(bad), check=False)
+                   str(bad), "-f", "json", check=False)
 
-    assert "ok   masakari  host %r in segment" % host in ok.stdout
+    assert [row["Check"] for row in ok] == ["config", "libvirt", "state",
+                                            "masakari"]
+    assert {row["Result"] for row in ok} == {"ok"}
+    assert ok[-1]["Detail"].startswith("host %r in segment" % host)
     assert fail.returncode == 1
-    assert "FAIL masakari  host 'nowhere' is not registered" in fail.stdout
-    assert "the monitor is not ready" in fail.stderr
+    failed = {row["Check"]: row for row in json.loads(fail.stdout)}
+    assert failed["masakari"]["Result"] == "FAIL"
+    assert failed["masakari"]["Detail"].startswith(
+        "host 'nowhere' is not registered")
+    assert "1 of 4 checks failed: masakari" in fail.stderr
 
 
 def test_help_lists_the_monitor_commands(cli):

@@ -1,0 +1,134 @@
+"""instanceha-monitor as an operator meets it: complete help, a version,
+and one line (cause, what to do) for every failure; a traceback only with
+--debug."""
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from monitor import cmd
+
+MONITOR = [sys.executable, "-m", "monitor.cmd"]
+
+
+def run(*args, **kwargs):
+    return subprocess.run(MONITOR + list(args), capture_output=True,
+                          text=True, timeout=60, **kwargs)
+
+
+def conf(tmp_path, text):
+    path = tmp_path / "m.conf"
+    path.write_text(textwrap.dedent("""\
+        [DEFAULT]
+        hostname = cmp-1
+        state_path = %s
+        [libvirt]
+        connection_uri = test:///default
+        """) % (tmp_path / "state") + textwrap.dedent(text))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", sorted(cmd.COMMANDS))
+def test_every_command_has_a_whole_summary_and_description(name):
+    doc = cmd.COMMANDS[name].__doc__
+    summary = " ".join(doc.partition("\n\n")[0].split())
+    assert summary.endswith(".") and summary.count(".") >= 1
+    result = run(name, "--help")
+    assert result.returncode == 0
+    assert summary in " ".join(result.stdout.split())
+    assert "--debug" in result.stdout and "--config-file" in result.stdout
+
+
+def test_top_level_help_lists_commands_and_exit_statuses():
+    result = run("--help")
+    text = " ".join(result.stdout.split())
+    for name in cmd.COMMANDS:
+        assert name in text
+    assert "exit status: 0 done; 1 failed" in text
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("instanceha-monitor ")
+
+
+def test_defect_a_state_path_under_a_file_is_one_line(tmp_path):
+    """start answered a state path under a regular file with a
+    traceback."""
+    (tmp_path / "file").write_text("")
+    path = conf(tmp_path, "[status]\nport = 0\n")
+    text = open(path).read().replace(str(tmp_path / "state"),
+                                     str(tmp_path / "file" / "state"))
+    open(path, "w").write(text)
+    result = run("start", "--config-file", path)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("instanceha-monitor: cannot use the state "
+                           "directory %s" % (tmp_path / "file" / "state"))
+    assert "Not a directory" in last and "set [DEFAULT] state_path" in last
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_defect_a_busy_status_port_is_one_line(tmp_path):
+    """start answered a busy port with a traceback."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("start", "--config-file", conf(
+            tmp_path, "[status]\nport = %d\n" % port))
+    assert result.returncode == 1
+    assert "instanceha-monitor: cannot serve the status endpoint on " \
+        "127.0.0.1:%d: address already in use" % port in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    (tmp_path / "file").write_text("")
+    path = conf(tmp_path, "[status]\nport = 0\n")
+    text = open(path).read().replace(str(tmp_path / "state"),
+                                     str(tmp_path / "file" / "state"))
+    open(path, "w").write(text)
+    result = run("start", "--debug", "--config-file", path)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr + result.stdout
+
+
+def test_missing_runtime_exits_2_with_the_install_line(tmp_path):
+    """The plugin's laptop install has no libvirt-python."""
+    code = ("import sys; sys.modules['libvirt'] = None; "
+            "from monitor import cmd; "
+            "sys.exit(cmd.main(['check', '--config-file', %r]))"
+            % conf(tmp_path, ""))
+    result = subprocess.run([sys.executable, "-c", code],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "instanceha-monitor: the monitor's runtime is not installed "
+        "(missing: libvirt): pip install 'osc-instanceha[monitor]'")
+
+
+def test_status_without_a_monitor_is_one_line(tmp_path):
+    result = run("status", "--config-file", conf(
+        tmp_path, "[status]\nport = 1\n"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("instanceha-monitor: no running monitor "
+                                    "answers (")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_says_connection_refused_with_the_url(tmp_path):
+    """check said 'DiscoveryFailure ... version hack disabled' for a
+    Masakari that refuses connections."""
+    result = run("check", "--config-file", conf(tmp_path, """\
+        [api]
+        auth_type = none
+        endpoint_override = http://127.0.0.1:9/v1
+        """))
+    assert result.returncode == 1
+    assert "FAIL masakari  cannot query Masakari: http://127.0.0.1:9/v1: " \
+        "cannot connect: connection refused" in result.stdout
+    assert result.stderr == ""
