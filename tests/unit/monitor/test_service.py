@@ -333,7 +333,9 @@ def test_clear_quarantine_through_the_control_socket(start, domains,
 
     assert cmd.cmd_clear_quarantine(monitor.monitor.conf, conf_args) == 0
     assert dom.UUIDString() not in monitor.monitor.engine.budget.quarantined
-    assert cmd.cmd_clear_quarantine(monitor.monitor.conf, conf_args) == 1
+    with pytest.raises(cmd.Failure) as again:
+        cmd.cmd_clear_quarantine(monitor.monitor.conf, conf_args)
+    assert str(again.value) == "%s is not quarantined" % dom.UUIDString()
 
 
 def test_defect_the_status_port_cannot_clear_a_quarantine(start):
