@@ -1,24 +1,37 @@
-"""libvirt event → store commit latency, on the in-process test driver.
+"""libvirt event → store commit → the send leaves, on the test driver.
 
 With forward_ignored_events every lifecycle event becomes an outbox entry,
 so real events (suspend/resume of a test-driver domain) are each committed
-(WAL, synchronous=FULL).  The latency is what the monitor's own
-``instanceha_event_commit_seconds`` histogram observes: from libvirt's
-callback to the end of the commit.  Run by hand:
+(WAL, synchronous=FULL) and sent.  Two latencies: what the monitor's own
+``instanceha_event_commit_seconds`` histogram observes (libvirt's callback
+→ end of the commit), and from the API call that causes the event to the
+moment the backend's send function is called in its worker thread (the
+POST leaving).  Run by hand:
 
     python -m bench.event_commit [EVENTS]
 """
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from monitor import delivery
 from tests import monitor_harness as harness
 
+SENT = []
+
 
 def accept(body):
+    SENT.append(time.perf_counter())
     return delivery.accepted("", "n")
+
+
+def summary(name, values):
+    values = sorted(v * 1000 for v in values)
+    return "%s ms: p50 %.3f  p99 %.3f  max %.3f  mean %.3f" % (
+        name, statistics.median(values), values[int(len(values) * 0.99) - 1],
+        values[-1], statistics.mean(values))
 
 
 def main(events=500):
@@ -43,18 +56,20 @@ enabled = false
                                            observe(value))
         doms = harness.TestDomains()
         dom, = doms.create()
-        monitor.wait_for(lambda: samples)
+        monitor.wait_for(lambda: samples and SENT)
+        to_send = []
         for index in range(events):
-            before = len(samples)
+            before, sent = len(samples), len(SENT)
+            caused = time.perf_counter()
             (dom.resume if index % 2 else dom.suspend)()
-            monitor.wait_for(lambda n=before: len(samples) > n)
+            monitor.wait_for(lambda n=before, m=sent: len(samples) > n and
+                             len(SENT) > m)
+            to_send.append(SENT[sent] - caused)
         monitor.stop()
         doms.cleanup()
-    latencies = sorted(s * 1000 for s in samples[1:])
-    print("events: %d  event->commit ms: p50 %.3f  p99 %.3f  max %.3f  "
-          "mean %.3f" % (len(latencies), statistics.median(latencies),
-                         latencies[int(len(latencies) * 0.99) - 1],
-                         latencies[-1], statistics.mean(latencies)))
+    print("events: %d  %s\n%s" % (
+        len(to_send), summary("event->commit", samples[1:]),
+        summary("API call->send leaves", to_send)))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from monitor.conf import validate
 Check = collections.namedtuple("Check", "what ok detail")
 COLUMNS = ("Check", "Result", "Detail")
 _ERRNO = re.compile(r"\[Errno (\d+)\] ([^'\"\)]+)")
+_TIMED_OUT = re.compile(r"Request to (\S+) timed out")
 
 
 def run(conf):
@@ -89,7 +90,9 @@ def cause(exc, conn=None, service_type=None):
         if found:
             return "cannot connect: %s" % found.group(2).strip().lower()
         if isinstance(exc, ksa_exc.ConnectTimeout):
-            return "no answer within [api] connect_timeout / timeout"
+            url = _TIMED_OUT.search(str(exc))
+            return "timed out: no answer%s within [api] connect_timeout / " \
+                "timeout" % (" from " + url.group(1) if url else "")
     if isinstance(exc, ksa_exc.Unauthorized):
         return "Keystone refused the credentials in [api] (HTTP 401)"
     if isinstance(exc, OSError) and exc.errno:

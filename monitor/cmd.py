@@ -280,7 +280,8 @@ def main(argv=None):
     if args.debug:
         conf.set_override("debug", True)
     else:  # their warnings would interleave with our own lines
-        logging.getLogger("keystoneauth").setLevel(logging.ERROR)
+        for name in ("keystoneauth", "openstack"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         return COMMANDS[args.command](conf, args)
     except Failure as exc:

@@ -44,6 +44,7 @@ CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: "keepalive timeout",
     libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed by client"}
 
+STILL_AWAY_EVERY = 60.0  # seconds between two "still unavailable" lines
 _EVENTS = threading.Lock()
 _event_thread = None
 
@@ -158,7 +159,7 @@ class Watcher:
     async def run(self):
         self._loop = asyncio.get_running_loop()
         start_event_loop()
-        delay = self._min_backoff
+        delay, away_since, told = self._min_backoff, None, None
         while True:
             try:
                 await self._connect()
@@ -166,12 +167,20 @@ class Watcher:
                 why = str(exc) or "no answer within %.0f s" % self._timeout
                 self._teardown()
                 self._post(obs.Disconnected(why))
-                LOG.warning("libvirt %s unavailable (%s); retrying in "
-                            "%.1f s", self.uri, why, delay)
+                now = time.monotonic()
+                away_since = away_since or now
+                if told is None or now - told >= STILL_AWAY_EVERY:
+                    told = now  # attempts go on every ~0.5 s; the log not
+                    LOG.warning("libvirt %s unavailable for %.0f s (%s); "
+                                "retrying every %.1f s", self.uri,
+                                now - away_since, why, self.max_backoff)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
                 continue
-            delay = self._min_backoff
+            if away_since is not None:
+                LOG.warning("libvirt %s is back after %.1f s", self.uri,
+                            time.monotonic() - away_since)
+            delay, away_since, told = self._min_backoff, None, None
             reason = await self._closed
             self._teardown()
             self._post(obs.Disconnected(reason))

@@ -214,6 +214,36 @@ def test_check_names_what_is_wrong(tmp_path, local_cloud, seed):
         in fail.stdout
 
 
+def test_check_names_bad_credentials_and_a_hung_masakari(
+        tmp_path, local_cloud, seed, proxy):
+    host = seed.unique("cmp")
+    seed.segment_with_host(host)
+    (tmp_path / "pw").mkdir()
+    (tmp_path / "hung").mkdir()
+    wrong = monitor_conf(tmp_path / "pw", local_cloud, host)
+    wrong.write_text(wrong.read_text().replace(
+        "password = secret", "password = not-the-password"))
+    hung = monitor_conf(tmp_path / "hung", local_cloud, host,
+                        api=HANG_API.format(url=proxy.url, read=2))
+    proxy.hang_all = True
+
+    refused = subprocess.run([MONITOR, "check", "--config-file", str(wrong)],
+                             capture_output=True, text=True, timeout=60)
+    started = time.monotonic()
+    waited = subprocess.run([MONITOR, "check", "--config-file", str(hung)],
+                            capture_output=True, text=True, timeout=120)
+    took = time.monotonic() - started
+
+    assert refused.returncode == 1
+    assert "FAIL masakari  cannot query Masakari: Keystone refused the " \
+        "credentials in [api] (HTTP 401)" in refused.stdout
+    assert waited.returncode == 1
+    assert "FAIL masakari  cannot query Masakari: " in waited.stdout
+    assert "timed out" in waited.stdout
+    assert took < 30  # the read timeout, not forever
+    assert refused.stderr == waited.stderr == ""
+
+
 
 def test_ha_enabled_only_reads_nova_and_skips_the_others(
         tmp_path, local_cloud, seed, domains):

@@ -384,3 +384,18 @@ def test_the_control_socket_checks_the_peer(tmp_path):
     out, root = asyncio.run(main())
     assert "403" in out and "uid 65534 may not clear" in out
     assert root == (200, {"cleared": "u"})
+
+
+def test_libvirtd_away_is_logged_once_a_minute_not_per_attempt(start,
+                                                                caplog):
+    """Attempts go on every 0.5 s; a log line each would be 7,200 an
+    hour."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="monitor.libvirt_watch")
+    monitor = start(uri="qemu+tcp://127.0.0.1:9/system", connected=False)
+    time.sleep(3)
+    assert not monitor.task.done()
+    lines = [r for r in caplog.records if "unavailable" in r.message]
+    assert len(lines) == 1
+    assert "retrying every 0.5 s" in lines[0].message
