@@ -146,6 +146,8 @@ class Monitor:
                  self.watcher.poll_stats(
                      lambda: settings_mod.stats_interval(conf)),
                  self._housekeeping()]
+        if conf.recovery.backend != "libvirt":
+            tasks.append(backends.keep_warm(self.cloud, self.pools["send"]))
         if intro.monitor_ha_enabled_only:
             tasks.append(ha_flags.read_forever(
                 self.cloud, conf.hostname, self.observe,

@@ -90,7 +90,8 @@ def assess(facts):
     agent = facts.agent
     has_channel, reason = channel_state(agent, facts.launched_at)
     if has_channel is False:
-        blocking.append("%s lacks %s=%s (hung guests go undetected)"
+        blocking.append("%s lacks %s=%s (only the host's kernel "
+                        "heartbeat can find a hang)"
                         % (agent.label(), AGENT_PROPERTY, AGENT_VALUE))
     elif has_channel is None:
         unknown.append(reason)

@@ -41,7 +41,8 @@ def test_verdicts_name_every_reason(cli, seed):
         "flag-off": "not protected: HA_Enabled is not true in the server "
                     "metadata",
         "no-agent": "not protected: image %s lacks hw_qemu_guest_agent=yes "
-                    "(hung guests go undetected)" % bare.name,
+                    "(only the host's kernel heartbeat can find a hang)"
+                    % bare.name,
         "maintenance": "not protected: host %s is on maintenance"
                        % maint_host,
         "segment-off": "not protected: segment %s is disabled"

@@ -43,8 +43,8 @@ def test_flags_parse_like_masakari_and_nova(value, expected):
      "not protected: server is SHUTOFF (only running servers are "
      "monitored)"),
     ({"agent": NO_AGENT},
-     "not protected: image debian lacks hw_qemu_guest_agent=yes (hung "
-     "guests go undetected)"),
+     "not protected: image debian lacks hw_qemu_guest_agent=yes (only "
+     "the host's kernel heartbeat can find a hang)"),
     ({"masakari_host": None},
      "not protected: host cmp-1 is not in any failover segment"),
     ({"masakari_host": p.MasakariHost("seg", True, True)},
@@ -71,8 +71,9 @@ def test_flags_parse_like_masakari_and_nova(value, expected):
      "not protected: HA_Enabled is not true in the server metadata"),
     ({"metadata": {}, "agent": NO_AGENT, "masakari_host": None},
      "not protected: HA_Enabled is not true in the server metadata; image "
-     "debian lacks hw_qemu_guest_agent=yes (hung guests go undetected); "
-     "host cmp-1 is not in any failover segment"),
+     "debian lacks hw_qemu_guest_agent=yes (only the host's kernel "
+     "heartbeat can find a hang); host cmp-1 is not in any failover "
+     "segment"),
 ])
 def test_verdict(changes, expected):
     assert p.verdict(facts(**changes)) == expected
