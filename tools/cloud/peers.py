@@ -37,6 +37,8 @@ PEER_PACKAGES = ["masakari==22.0.0", "keystone==30.0.0", "glance==33.0.0",
 PASSWORD = "secret"
 DEMO_PASSWORD = "demo-secret"
 REGION = "RegionOne"
+# What the services use, stopped after them (real Nova's).
+INFRA = ("rabbitmq", "epmd", "mariadb")
 
 
 def cache_dir():
@@ -147,8 +149,18 @@ class LocalCloud:
         return self
 
     def stop(self):
+        """SIGTERM to every process group started, the services first and
+        then what they use (RabbitMQ, epmd, MariaDB), SIGKILL to what is
+        still there after 10 s."""
         pids = dict(self._load_state().get("pids", {}))
         pids.update({name: proc.pid for name, proc in self.procs.items()})
+        for phase in ([n for n in pids if n not in INFRA],
+                      [n for n in INFRA if n in pids]):
+            self._stop_group({name: pids[name] for name in phase})
+        self.procs.clear()
+        self._save_state()
+
+    def _stop_group(self, pids):
         for pid in pids.values():
             try:
                 os.killpg(pid, signal.SIGTERM)
@@ -156,19 +168,19 @@ class LocalCloud:
                 continue
         deadline = time.monotonic() + 10
         for name, pid in pids.items():
-            while time.monotonic() < deadline and _alive(pid):
-                if name in self.procs:
-                    self.procs[name].poll()
+            # The whole group: a shell or master may exit before the
+            # processes it started (RabbitMQ's script, workers).
+            while time.monotonic() < deadline and _group_alive(pid):
                 time.sleep(0.05)
-            if _alive(pid):
+            if _group_alive(pid):
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             if name in self.procs:
                 self.procs[name].wait()
-        self.procs.clear()
-        self._save_state()
+            while _group_alive(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.05)  # after SIGKILL
 
     def stop_service(self, name):
         """Stop one service (e.g. to test a Masakari outage)."""
@@ -416,6 +428,23 @@ class LocalCloud:
         self.clouds_yaml.write_text(json.dumps(clouds, indent=2))
 
 
+def _group_alive(pgid):
+    """Whether a process of this group runs (zombies do not count)."""
+    alive = _alive(pgid)  # reaps the leader when it is our child
+    if alive:
+        return True
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -425,7 +454,12 @@ def _alive(pid):
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     except ChildProcessError:
+        pass
+    try:  # and so does anyone's zombie (not yet reaped by its parent)
+        stat = Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
         return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def main(argv=None):
