@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CONSTRAINTS = HERE / "peers-constraints.txt"
 PEER_PACKAGES = ["masakari==22.0.0", "keystone==30.0.0", "glance==33.0.0",
+                 "nova==34.0.0", "openstack-placement==16.0.0", "PyMySQL",
                  "gunicorn"]
 PASSWORD = "secret"
 DEMO_PASSWORD = "demo-secret"
@@ -60,8 +61,8 @@ def ensure_peers_venv(log=print):
         return venv
     if venv.exists():
         shutil.rmtree(venv)
-    log("building the peers' virtualenv (Keystone, Glance, Masakari) "
-        "in %s" % venv)
+    log("building the peers' virtualenv (Keystone, Glance, Masakari, Nova, "
+        "Placement) in %s" % venv)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q",
                     "--disable-pip-version-check", "-c", str(CONSTRAINTS)]
