@@ -4,8 +4,9 @@ No real Nova can run on these machines, so this serves the part of both APIs
 that openstacksdk, OpenStackClient and Masakari's engine use: servers with
 metadata, image and boot-volume references, compute services, server actions
 (stop/start/reboot/rebuild) and volume image metadata.  Tokens are checked
-against Keystone when ``--keystone`` is given (project scoping and the admin
-role behave as in Nova); without it every caller is an admin.
+against Keystone when ``--keystone`` is given (project scoping, the admin
+role and the admin-only listing of all projects' servers behave as in
+Nova); without it every caller is an admin.
 
 Test-only routes under ``/_emulator`` seed servers and services and expose the
 request log, so that tests can count the API calls a command makes.
@@ -342,6 +343,10 @@ class Handler(BaseHTTPRequestHandler):
         all_projects = query.get("all_tenants", "").lower() in (
             "1", "true", "yes", "")
         all_projects = "all_tenants" in query and all_projects
+        if all_projects and not caller.is_admin:  # as Nova's default policy
+            raise HTTPError(403, "Policy doesn't allow os_compute_api:"
+                            "servers:%s:get_all_tenants to be performed."
+                            % ("detail" if detail else "index"))
         with self.cloud.lock:
             servers = sorted(self.cloud.servers.values(),
                              key=lambda s: (s["created"], s["id"]))
