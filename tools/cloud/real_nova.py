@@ -368,7 +368,9 @@ class RealNova:
     def _common(self, conf_path, default=""):
         """What every Nova process reads: messaging, the services it
         talks to, privsep helpers at the venv's privsep-helper (run as
-        root: no sudo).  ``default``: more [DEFAULT] options."""
+        root: no sudo), a stop within seconds (by default SIGTERM waits
+        up to 160 s for the manager, 170 s in all).  ``default``: more
+        [DEFAULT] options."""
         helper = "%s --config-file %s" % (self.cloud._bin("privsep-helper"),
                                           conf_path)
         text = textwrap.dedent("""\
@@ -380,6 +382,7 @@ class RealNova:
             instances_path = {d}/instances
             transport_url = {transport}
             graceful_shutdown_timeout = 5
+            manager_shutdown_timeout = 3
             {default}[oslo_concurrency]
             lock_path = {d}/lock
             [vnc]
