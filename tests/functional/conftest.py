@@ -67,12 +67,15 @@ def seed(local_cloud):
     return seed_mod.Seeder(local_cloud)
 
 
+_NOVA_SKIPPED = []  # why, once the fixture has found it out
+
+
 @pytest.fixture(scope="session")
 def nova_cloud(tmp_path_factory):
     """The local cloud with real Nova (fake virt driver)."""
     ok, why = real_nova.can_run()
     if not ok:
-        sys.stderr.write("\n*** REAL NOVA TESTS SKIPPED: %s ***\n" % why)
+        _NOVA_SKIPPED.append(why)
         pytest.skip("real Nova: " + why)
     cloud = peers.LocalCloud(tmp_path_factory.mktemp("nova-cloud"),
                              nova="real", compute_driver="fake")
@@ -89,3 +92,11 @@ def nova_cli(nova_cloud):
 @pytest.fixture(scope="session")
 def nova_seed(nova_cloud):
     return seed_mod.Seeder(nova_cloud)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Said at the end of every run, -q or not (output of fixtures and
+    conftest imports is captured)."""
+    for why in _NOVA_SKIPPED:
+        terminalreporter.write_line(
+            "*** REAL NOVA TESTS SKIPPED: %s ***" % why, red=True, bold=True)
