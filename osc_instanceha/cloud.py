@@ -18,13 +18,27 @@ SEGMENT_ENABLED_MICROVERSION = "1.2"
 
 
 class ServerLookupError(Exception):
-    """A server named on the command line could not be resolved."""
+    """A server named on the command line could not be resolved, or
+    Nova refused to list the servers."""
+
+
+def _refused(exc, what, all_projects):
+    """Nova's 403 as one line; with --all-projects it is the admin rule
+    (os_compute_api:servers:detail:get_all_tenants)."""
+    return "Nova refused to %s: %s%s" % (
+        what, describe_sdk_error(exc),
+        " (--all-projects is for admins)" if all_projects else "")
 
 
 def find_server(compute, name_or_id, all_projects=False):
     try:
         return compute.find_server(name_or_id, ignore_missing=False,
                                    all_projects=all_projects)
+    except sdk_exc.ForbiddenException as exc:
+        raise ServerLookupError(_refused(
+            exc, "look %r up%s" % (name_or_id, " in all projects"
+                                   if all_projects else ""),
+            all_projects)) from None
     except sdk_exc.DuplicateResource:
         raise ServerLookupError(
             "more than one server is named %r: use its ID" % name_or_id
@@ -131,11 +145,18 @@ def set_ha_flag(compute, server, enabled):
 # -- bulk reads for status ----------------------------------------------
 
 def list_servers(compute, all_projects=False, host=None):
+    """ServerLookupError when Nova refuses the listing."""
     query = {"compute_host": host} if host else {}
-    servers = compute.servers(details=True, all_projects=all_projects,
-                              **query)
-    return [s for s in servers if host is None or s.compute_host in
-            (None, host)]
+    try:
+        servers = compute.servers(details=True, all_projects=all_projects,
+                                  **query)
+        return [s for s in servers if host is None or s.compute_host in
+                (None, host)]
+    except sdk_exc.ForbiddenException as exc:
+        raise ServerLookupError(_refused(
+            exc, "list the servers%s" % (" of all projects"
+                                         if all_projects else ""),
+            all_projects)) from None
 
 
 def images_by_id(image_proxy, ids):

@@ -165,15 +165,18 @@ class TestDomains:
         self.conn = libvirt.open("test:///default")
         self.made = []
 
-    def create(self, count=1, devices=""):
+    def create(self, count=1, devices="", uuids=()):
+        """``uuids``: the first domains get these (a real server's id)."""
         doms = []
-        for _ in range(count):
+        uuids = list(uuids)
+        for index in range(max(count, len(uuids))):
             name = "instance-%s" % uuid.uuid4().hex[:8]
             dom = self.conn.defineXML(
                 "<domain type='test'><name>%s</name><uuid>%s</uuid>"
                 "<memory>65536</memory><vcpu>1</vcpu>"
                 "<os><type>hvm</type></os><devices>%s</devices></domain>"
-                % (name, uuid.uuid4(), devices))
+                % (name, uuids[index] if index < len(uuids)
+                   else uuid.uuid4(), devices))
             dom.create()
             self.made.append(dom)
             doms.append(dom)

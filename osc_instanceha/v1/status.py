@@ -57,8 +57,11 @@ class ShowStatus(command.Lister):
 
     def _servers(self, conn, args):
         if not args.servers:
-            return cloud.list_servers(conn.compute, args.all_projects,
-                                      args.host)
+            try:
+                return cloud.list_servers(conn.compute, args.all_projects,
+                                          args.host)
+            except cloud.ServerLookupError as exc:
+                raise exceptions.CommandError(str(exc)) from None
         servers = []
         for name in args.servers:
             try:

@@ -96,6 +96,22 @@ def test_many_servers_try_all_and_report_failures(cli, seed):
         assert server_properties(cli, server["id"]) == {"HA_Enabled": "True"}
 
 
+def test_member_with_all_projects_gets_novas_refusal_per_server(cli, seed):
+    server = seed.server(seed.image().id, project="demo")
+
+    result = cli.run("instanceha", "enable", "--all-projects",
+                     server["name"], "-f", "json", os_cloud="demo",
+                     check=False)
+
+    assert result.returncode == 1
+    row, = json.loads(result.stdout)
+    assert row["Result"] == (
+        "error: Nova refused to look %r up in all projects: HTTP 403: "
+        "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants "
+        "to be performed. (--all-projects is for admins)" % server["name"])
+    assert server_properties(cli, server["id"]) == {}
+
+
 def test_ambiguous_name_is_refused(cli, seed):
     image = seed.image()
     name = seed.unique("twin")

@@ -113,6 +113,21 @@ def test_member_sees_what_it_cannot_know(cli, seed):
                                       "(HTTP 403")
 
 
+def test_member_with_all_projects_gets_novas_refusal(cli, seed):
+    """Nova refuses a non-admin's all_tenants listing with a 403 (the
+    emulator did not, before real Nova showed it): one line, no trace."""
+    seed.server(seed.image().id, project="demo")
+
+    result = cli.run("instanceha", "status", "--all-projects",
+                     os_cloud="demo", check=False)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "Nova refused to list the servers of all projects: HTTP 403: "
+        "Policy doesn't allow os_compute_api:servers:detail:get_all_tenants "
+        "to be performed. (--all-projects is for admins)")
+
+
 def test_masakari_down_is_reported_not_hidden(cli, seed, local_cloud):
     server = seed.server(seed.image({"hw_qemu_guest_agent": "yes"}).id,
                          metadata={"HA_Enabled": "True"})

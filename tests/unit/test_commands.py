@@ -116,6 +116,20 @@ class TestEnable(CommandTest):
                       "--no-image", rows[0][-1])
         self.conn.compute.set_server_metadata.assert_not_called()
 
+    def test_all_projects_refused_by_nova_is_a_row_error(self):
+        """Real Nova answers 403 to a non-admin's all_tenants listing."""
+        self.conn.compute.find_server.side_effect = sdk_exc.ForbiddenException(
+            details="Policy doesn't allow os_compute_api:servers:detail:"
+                    "get_all_tenants to be performed.", http_status=403)
+        args = self.check_parser(self.cmd, ["web-1", "--all-projects"], [])
+        _, rows = self.cmd.take_action(args)
+        self.assertEqual(
+            "error: Nova refused to look 'web-1' up in all projects: HTTP "
+            "403: Policy doesn't allow os_compute_api:servers:detail:"
+            "get_all_tenants to be performed. (--all-projects is for "
+            "admins)", rows[0][-1])
+        self.conn.compute.set_server_metadata.assert_not_called()
+
     def test_run_fails_with_the_count(self):
         self.conn.compute.find_server.side_effect = [
             self.server, sdk_exc.NotFoundException("nope"), self.server]
@@ -211,6 +225,20 @@ class TestStatus(CommandTest):
         error = self.assertRaises(exceptions.CommandError,
                                   self.cmd.take_action, args)
         self.assertIn("no server named or with ID 'ghost'", str(error))
+
+    def test_all_projects_refused_by_nova_is_one_line(self):
+        """Real Nova answers 403 to a non-admin's all_tenants listing."""
+        self.conn.compute.servers.side_effect = sdk_exc.ForbiddenException(
+            details="Policy doesn't allow os_compute_api:servers:detail:"
+                    "get_all_tenants to be performed.", http_status=403)
+        args = self.check_parser(self.cmd, ["--all-projects"], [])
+        error = self.assertRaises(exceptions.CommandError,
+                                  self.cmd.take_action, args)
+        self.assertEqual(
+            "Nova refused to list the servers of all projects: HTTP 403: "
+            "Policy doesn't allow os_compute_api:servers:detail:"
+            "get_all_tenants to be performed. (--all-projects is for "
+            "admins)", str(error))
 
     def test_a_property_newer_than_the_launch_is_not_protected(self):
         """Nova copied the image's properties at the launch: an image

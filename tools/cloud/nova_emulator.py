@@ -1,11 +1,30 @@
 """A stateful stand-in for Nova's compute API and Cinder's volume API.
 
-No real Nova can run on these machines, so this serves the part of both APIs
-that openstacksdk, OpenStackClient and Masakari's engine use: servers with
-metadata, image and boot-volume references, compute services, server actions
-(stop/start/reboot/rebuild) and volume image metadata.  Tokens are checked
-against Keystone when ``--keystone`` is given (project scoping and the admin
-role behave as in Nova); without it every caller is an admin.
+It serves the part of both APIs that openstacksdk, OpenStackClient and
+Masakari's engine use: servers with metadata, image and boot-volume
+references, compute services, server actions (stop/start/reboot/rebuild)
+and volume image metadata.  Tokens are checked against Keystone when
+``--keystone`` is given (project scoping, the admin role and the admin-only
+listing of all projects' servers behave as in Nova); without it every
+caller is an admin.
+
+Real Nova runs in the local cloud too (``LocalCloud(nova="real")``,
+tools/cloud/real_nova.py); the tests of what Nova itself does run there
+(tests/functional/test_real_nova.py).  The emulator stays where real Nova
+cannot serve a fast test:
+
+- many servers at once: the status tests and bench with hundreds to 1,000
+  servers, seeded in one request each (real Nova boots them one by one, and
+  its default quota allows 10);
+- many compute hosts: each test names its own hosts and segments, so that
+  tests sharing one cloud do not interfere (real Nova here has one);
+- servers without guests in any state a test names (``vm_state`` error or
+  paused, a ``task_state`` in progress, an old ``launched_at``), which real
+  Nova reaches only through real operations, briefly, or not at all;
+- boot volumes with image metadata: there is no Cinder in the local cloud;
+- the lab's guests booted by the lab itself (``--libvirt``), until the lab
+  runs on real Nova with the libvirt driver;
+- counting the API calls a command makes (``/_emulator/requests``).
 
 Test-only routes under ``/_emulator`` seed servers and services and expose the
 request log, so that tests can count the API calls a command makes.
@@ -342,6 +361,10 @@ class Handler(BaseHTTPRequestHandler):
         all_projects = query.get("all_tenants", "").lower() in (
             "1", "true", "yes", "")
         all_projects = "all_tenants" in query and all_projects
+        if all_projects and not caller.is_admin:  # as Nova's default policy
+            raise HTTPError(403, "Policy doesn't allow os_compute_api:"
+                            "servers:%s:get_all_tenants to be performed."
+                            % ("detail" if detail else "index"))
         with self.cloud.lock:
             servers = sorted(self.cloud.servers.values(),
                              key=lambda s: (s["created"], s["id"]))

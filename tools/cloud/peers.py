@@ -2,17 +2,24 @@
 
 Keystone 30, Glance 33 and Masakari 22 (API and engine in one process) run
 from PyPI in a virtualenv of their own, pinned by ``peers-constraints.txt``,
-with SQLite databases in a work directory.  Nova and Cinder cannot run here:
-``nova_emulator.py`` stands in for both and is registered in Keystone's
-catalog like the real services, so Masakari's engine and openstacksdk find it
-the usual way.
+with SQLite databases in a work directory.  Nova comes in two kinds:
 
-    cloud = LocalCloud(workdir)
+- ``nova="emulator"`` (the default): ``nova_emulator.py`` stands in for Nova
+  and Cinder and is registered in Keystone's catalog like the real services,
+  so Masakari's engine and openstacksdk find it the usual way.  It starts
+  at once and seeds servers in any state without guests.
+- ``nova="real"``: Nova 34 and Placement 16 from the same virtualenv, on
+  MariaDB and RabbitMQ from Debian, with a Neutron stand-in (``real_nova.py``);
+  nova-compute runs the fake virt driver or, with
+  ``compute_driver="libvirt"``, the host's libvirtd.  No Cinder.
+
+    cloud = LocalCloud(workdir)          # or LocalCloud(workdir, nova="real")
     cloud.start()            # builds the peers' venv on first use
     cloud.clouds_yaml        # 'admin' and 'demo' (non-admin) clouds
     cloud.stop()
 
-``python -m tools.cloud.peers start|stop WORKDIR`` does the same from a shell.
+``python -m tools.cloud.peers start|stop WORKDIR`` does the same from a
+shell (``start --nova real [--compute-driver libvirt]`` for real Nova).
 """
 import argparse
 import hashlib
@@ -33,10 +40,13 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CONSTRAINTS = HERE / "peers-constraints.txt"
 PEER_PACKAGES = ["masakari==22.0.0", "keystone==30.0.0", "glance==33.0.0",
+                 "nova==34.0.0", "openstack-placement==16.0.0", "PyMySQL",
                  "gunicorn"]
 PASSWORD = "secret"
 DEMO_PASSWORD = "demo-secret"
 REGION = "RegionOne"
+# What the services use, stopped after them (real Nova's).
+INFRA = ("rabbitmq", "epmd", "mariadb")
 
 
 def cache_dir():
@@ -58,8 +68,8 @@ def ensure_peers_venv(log=print):
         return venv
     if venv.exists():
         shutil.rmtree(venv)
-    log("building the peers' virtualenv (Keystone, Glance, Masakari) "
-        "in %s" % venv)
+    log("building the peers' virtualenv (Keystone, Glance, Masakari, Nova, "
+        "Placement) in %s" % venv)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q",
                     "--disable-pip-version-check", "-c", str(CONSTRAINTS)]
@@ -86,15 +96,24 @@ def wait_http(url, timeout=90, process=None, log_file=None):
 
 
 class LocalCloud:
-    def __init__(self, workdir, libvirt_uri=None):
+    def __init__(self, workdir, libvirt_uri=None, nova="emulator",
+                 compute_driver="fake"):
         """``libvirt_uri``: the emulator's server actions act on the real
-        domains of this hypervisor (the lab)."""
+        domains of this hypervisor (the lab).  ``nova``: "emulator" or
+        "real"; ``compute_driver`` ("fake" or "libvirt"): real Nova's."""
+        if nova not in ("emulator", "real"):
+            raise ValueError("nova must be 'emulator' or 'real'")
         self.libvirt_uri = libvirt_uri
         self.workdir = Path(workdir).resolve()
         self.state_file = self.workdir / "cloud.json"
         self.procs = {}
         self.venv = None
         self.ports = {}
+        self.real_nova = None
+        if nova == "real":
+            from tools.cloud import real_nova
+
+            self.real_nova = real_nova.RealNova(self, compute_driver)
 
     # -- addresses -----------------------------------------------------
     def url(self, name):
@@ -110,7 +129,14 @@ class LocalCloud:
 
     @property
     def emulator_url(self):
+        if self.real_nova is not None:
+            raise RuntimeError("this cloud runs real Nova, no emulator")
         return self.url("nova")
+
+    @property
+    def neutron_url(self):
+        """The Neutron stand-in (real Nova only)."""
+        return self.url("neutron")
 
     @property
     def clouds_yaml(self):
@@ -118,37 +144,68 @@ class LocalCloud:
 
     # -- lifecycle -----------------------------------------------------
     def start(self, log=print):
-        started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.venv = ensure_peers_venv(log)
+        started = time.monotonic()
+        real = self.real_nova
+        names = ["keystone", "glance", "masakari", "nova"]
         self.ports = {name: free_port()
-                      for name in ("keystone", "glance", "masakari", "nova")}
+                      for name in names + (list(real.PORTS) if real else [])}
         self._save_state()
         try:
+            if real:  # MariaDB and RabbitMQ start while Keystone does
+                real.start_infra(log)
+                started = real.started
             self._start_keystone()
             self._register_catalog()
-            self._spawn("nova", [
-                sys.executable, str(HERE / "nova_emulator.py"),
-                "--port", str(self.ports["nova"]),
-                "--keystone", self.url("keystone")] + (
-                    ["--libvirt", self.libvirt_uri] if self.libvirt_uri
-                    else []))
-            wait_http(self.url("nova") + "/compute")
+            if real:
+                real.start_rabbitmq()
+            else:
+                self._spawn("nova", [
+                    sys.executable, str(HERE / "nova_emulator.py"),
+                    "--port", str(self.ports["nova"]),
+                    "--keystone", self.url("keystone")] + (
+                        ["--libvirt", self.libvirt_uri] if self.libvirt_uri
+                        else []))
+                wait_http(self.url("nova") + "/compute")
             self._start_glance()
             self._start_masakari()
+            if real:
+                real.start_services(log)
             self._write_clouds_yaml()
         except BaseException:
             self.stop()
             raise
-        log("local cloud up in %.1f s (Keystone %s, Glance %s, Masakari %s, "
-            "Nova emulator %s)" % (
-                time.monotonic() - started, self.url("keystone"),
-                self.url("glance"), self.url("masakari"), self.url("nova")))
+        if real:
+            log("local cloud up in %.1f s (Keystone %s, Glance %s, Masakari "
+                "%s, Nova %s with %s, compute host %s)" % (
+                    time.monotonic() - started, self.url("keystone"),
+                    self.url("glance"), self.url("masakari"),
+                    self.url("nova"), real.compute_driver,
+                    real.compute_host))
+        else:
+            log("local cloud up in %.1f s (Keystone %s, Glance %s, Masakari "
+                "%s, Nova emulator %s)" % (
+                    time.monotonic() - started, self.url("keystone"),
+                    self.url("glance"), self.url("masakari"),
+                    self.url("nova")))
         return self
 
     def stop(self):
+        """SIGTERM to every process group started, the services first and
+        then what they use (RabbitMQ, epmd, MariaDB), SIGKILL to what is
+        still there after 10 s."""
+        if self.real_nova is not None:  # its nova-manage commands first
+            self.real_nova.cancel()
         pids = dict(self._load_state().get("pids", {}))
         pids.update({name: proc.pid for name, proc in self.procs.items()})
+        for phase in ([n for n in pids if n not in INFRA],
+                      [n for n in INFRA if n in pids]):
+            self._stop_group({name: pids[name] for name in phase})
+        self.procs.clear()
+        self._save_state()
+
+    def _stop_group(self, pids):
         for pid in pids.values():
             try:
                 os.killpg(pid, signal.SIGTERM)
@@ -156,19 +213,19 @@ class LocalCloud:
                 continue
         deadline = time.monotonic() + 10
         for name, pid in pids.items():
-            while time.monotonic() < deadline and _alive(pid):
-                if name in self.procs:
-                    self.procs[name].poll()
+            # The whole group: a shell or master may exit before the
+            # processes it started (RabbitMQ's script, workers).
+            while time.monotonic() < deadline and _group_alive(pid):
                 time.sleep(0.05)
-            if _alive(pid):
+            if _group_alive(pid):
                 try:
                     os.killpg(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             if name in self.procs:
                 self.procs[name].wait()
-        self.procs.clear()
-        self._save_state()
+            while _group_alive(pid) and time.monotonic() < deadline + 5:
+                time.sleep(0.05)  # after SIGKILL
 
     def stop_service(self, name):
         """Stop one service (e.g. to test a Masakari outage)."""
@@ -282,10 +339,15 @@ class LocalCloud:
             project_domain_name="Default", region_name=REGION)
         services = [
             ("glance", "image", self.url("glance")),
-            ("nova", "compute", self.url("nova") + "/compute/v2.1"),
-            ("cinderv3", "block-storage", self.url("nova") + "/volume/v3"),
             ("masakari", "instance-ha", self.masakari_url),
         ]
+        if self.real_nova:
+            services += self.real_nova.catalog()
+        else:
+            services += [
+                ("nova", "compute", self.url("nova") + "/compute/v2.1"),
+                ("cinderv3", "block-storage",
+                 self.url("nova") + "/volume/v3")]
         for name, service_type, url in services:
             service = conn.identity.create_service(name=name,
                                                    type=service_type)
@@ -416,6 +478,23 @@ class LocalCloud:
         self.clouds_yaml.write_text(json.dumps(clouds, indent=2))
 
 
+def _group_alive(pgid):
+    """Whether a process of this group runs (zombies do not count)."""
+    alive = _alive(pgid)  # reaps the leader when it is our child
+    if alive:
+        return True
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def _alive(pid):
     try:
         os.kill(pid, 0)
@@ -425,15 +504,29 @@ def _alive(pid):
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0
     except ChildProcessError:
+        pass
+    try:  # and so does anyone's zombie (not yet reaped by its parent)
+        stat = Path("/proc/%d/stat" % pid).read_text()
+    except OSError:
         return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="local test cloud")
     parser.add_argument("action", choices=["start", "stop"])
     parser.add_argument("workdir")
+    parser.add_argument(
+        "--nova", choices=["emulator", "real"], default="emulator",
+        help="start: the Nova/Cinder emulator (default) or real Nova 34 "
+             "with Placement, MariaDB, RabbitMQ and a Neutron stand-in")
+    parser.add_argument(
+        "--compute-driver", choices=["fake", "libvirt"], default="fake",
+        help="start --nova real: nova-compute's virt driver (libvirt: the "
+             "host's libvirtd, which must be running)")
     args = parser.parse_args(argv)
-    cloud = LocalCloud(args.workdir)
+    cloud = LocalCloud(args.workdir, nova=args.nova,
+                       compute_driver=args.compute_driver)
     if args.action == "start":
         cloud.start()
         print("OS_CLIENT_CONFIG_FILE=%s" % cloud.clouds_yaml)

@@ -1,5 +1,6 @@
 """Populates the local cloud: real Glance images and Masakari segments,
-emulated servers and compute services.  Used by the tests and the demo."""
+emulated servers and compute services (with the emulator).  Used by the
+tests and the demo."""
 import uuid
 
 import openstack.config
@@ -54,6 +55,11 @@ class Seeder:
         return response.json()["server"]["actions"]
 
     def compute_service(self, host):
+        """An emulated nova-compute service on ``host``.  With real Nova
+        nothing is made: its one compute host is ``cloud.real_nova.
+        compute_host`` and Masakari refuses any other."""
+        if self.cloud.real_nova is not None:
+            return
         requests.post(self.cloud.emulator_url + "/_emulator/services",
                       json={"host": host}, timeout=10).raise_for_status()
 

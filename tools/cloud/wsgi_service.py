@@ -1,8 +1,11 @@
-"""Serve Keystone or Glance under gunicorn with argv hidden from oslo.config.
+"""Serve an OpenStack API under gunicorn with argv hidden from oslo.config.
 
-Usage: python wsgi_service.py keystone|glance HOST:PORT
-The services' WSGI modules parse ``sys.argv`` through oslo.config, which would
-choke on gunicorn's own arguments, so the app is imported with a clean argv.
+Usage: python wsgi_service.py keystone|glance|nova|placement HOST:PORT
+The services' WSGI modules parse ``sys.argv`` through oslo.config (nova-api
+hands the process's whole argv to it), which would choke on gunicorn's own
+arguments, so the app is imported with a clean argv.  Each service finds its
+configuration through its own environment variables (OS_KEYSTONE_CONFIG_FILES,
+OS_GLANCE_CONFIG_DIR, OS_NOVA_CONFIG_DIR, OS_PLACEMENT_CONFIG_DIR).
 """
 import sys
 
@@ -11,7 +14,13 @@ from gunicorn.app.base import BaseApplication
 APPS = {
     "keystone": "keystone.wsgi.api",
     "glance": "glance.wsgi.api",
+    "nova": "nova.wsgi.osapi_compute",
+    "placement": "placement.wsgi.api",
 }
+# gunicorn closes an idle connection after 2 s by default; a client that
+# reuses a pooled connection at that moment gets a reset.  Longer than the
+# clients' idle times (keystoneauth, requests) avoids the race.
+KEEPALIVE_SECONDS = 75
 
 
 class _App(BaseApplication):
@@ -26,7 +35,11 @@ class _App(BaseApplication):
         self.cfg.set("worker_class", "gthread")
         self.cfg.set("threads", 8)
         self.cfg.set("timeout", 120)
+        self.cfg.set("keepalive", KEEPALIVE_SECONDS)
         self.cfg.set("accesslog", "-")
+        # Otherwise every gunicorn here binds the same control socket in
+        # $HOME/.gunicorn, and the first one to stop removes it.
+        self.cfg.set("control_socket_disable", True)
 
     def load(self):
         saved, sys.argv = sys.argv, [sys.argv[0]]
