@@ -1,7 +1,7 @@
 """One entry point for the benches (run by hand, as root, on Debian):
 
     python -m bench [all | crash | hang | frozen | noagent | fleet | cli |
-                     recovery | commit]
+                     recovery | nova | commit]
 
 ``all`` runs the side-by-side scenarios with their default sizes and writes
 one summary, bench-results/summary-<time>.md, besides each scenario's own
@@ -14,6 +14,7 @@ from bench import compare
 from bench import event_commit
 from bench import fleet
 from bench import lab_recovery
+from bench import nova_recovery
 from bench import results
 
 SCENARIOS = {
@@ -33,6 +34,7 @@ SCENARIOS = {
 }
 OURS_ONLY = {
     "recovery": lambda: lab_recovery.main("crash", 6),
+    "nova": lambda: nova_recovery.main("crash", 5),
     "commit": lambda: event_commit.main(200),
 }
 

@@ -1,14 +1,17 @@
 """The README's demo: instance HA end to end on this machine.
 
-As root on Debian it runs the real thing: libvirtd with three tiny guests
-running the real qemu-guest-agent, Keystone, Glance and Masakari (API and
-engine) with the Nova emulator acting on those guests, and the host monitor
-as its own process.  It protects the guests with ``openstack instanceha
-enable``, then kills one guest's QEMU process, panics the second one's
-kernel (panic device) and hangs the third one's (no panic device: only the
-heartbeats see it), showing detection, notification and recovery live with
-timings.  Without root it shows the cloud-side commands only.  Everything
-is stopped and removed at the end.
+As root on Debian it runs the real thing: libvirtd, Keystone, Glance,
+Masakari (API and engine) and Nova 34 (with Placement, MariaDB and
+RabbitMQ; nova-compute's libvirt driver on that libvirtd), three tiny Nova
+servers booted from the lab's guest (two with the real qemu-guest-agent,
+one without), and the host monitor as its own process.  It protects the
+servers with ``openstack instanceha enable``, then kills one guest's QEMU
+process, hangs the second one's kernel (no panic device, Nova's default:
+no libvirt event) and the third one's (no agent either: only the kernel
+heartbeat sees it), showing detection, notification and recovery through
+real Nova live with timings.  Where real Nova cannot run it uses the Nova
+emulator on the same guests; without root it shows the cloud-side commands
+only.  Everything is stopped and removed at the end.
 """
 import os
 import subprocess
@@ -38,14 +41,17 @@ def say(text):
     print("\n== " + text, flush=True)
 
 
-def fault_and_watch(stack, dom, fault, timeout=120):
+def fault_and_watch(stack, dom, fault, timeout=120, refresh=None,
+                    agent=True):
     """Inject ``fault`` and print each change of the monitor's view of
     ``dom`` until Masakari has finished and the guest answers again;
-    returns the seconds that took."""
+    returns the seconds that took.  ``refresh``: a fresh handle of the
+    domain (real Nova defines it again when it starts the server);
+    ``agent``: the guest has one (else: until Nova says ACTIVE)."""
     started = time.monotonic()
     fault(dom)
     # the guest answers until the fault has taken hold
-    while faults.ping(dom, 1) and time.monotonic() - started < 5:
+    while agent and faults.ping(dom, 1) and time.monotonic() - started < 5:
         time.sleep(0.1)
     seen = set()
     deadline = time.monotonic() + timeout
@@ -71,15 +77,20 @@ def fault_and_watch(stack, dom, fault, timeout=120):
                 lines.append("Masakari notification %s: %s" % (
                     entry["notification_uuid"][:8], status))
         # ping only once Masakari is done: a hung agent blocks a ping ~5 s
-        if any(line.endswith(": finished") for line in lines) and \
-                faults.ping(dom, 1):
-            lines.append("guest agent answers again")
+        if any(line.endswith(": finished") for line in lines):
+            current = refresh() if refresh else dom
+            if (faults.ping(current, 1) if agent else
+                    stack.seed.admin.compute.get_server(
+                        current.UUIDString()).status == "ACTIVE"):
+                lines.append("guest agent answers again" if agent else
+                             "Nova: ACTIVE again")
         for line in lines:
             if line not in seen:
                 seen.add(line)
                 print("  +%5.2f s  %s" % (time.monotonic() - started, line),
                       flush=True)
-        if "guest agent answers again" in lines:
+        if "guest agent answers again" in lines or \
+                "Nova: ACTIVE again" in lines:
             return time.monotonic() - started
         time.sleep(0.1)
     raise TimeoutError("no recovery within %s s" % timeout)
@@ -125,6 +136,50 @@ def lab_demo(workdir):
         stack.stop()
 
 
+def nova_demo(workdir):
+    from tools.lab import nova_lab
+
+    stack = nova_lab.NovaLab(workdir, monitor_options=DEMO_HEARTBEATS)
+    stack.start()
+    try:
+        yaml = stack.cloud.clouds_yaml
+        web, web_dom = stack.server("web-1", metadata={})
+        db, db_dom = stack.server("db-1", metadata={})
+        app, app_dom = stack.server("app-1", agent=False, metadata={})
+        say("three Nova servers run on this host (%s guests under real "
+            "Nova 34); web-1 and db-1 have the guest agent, app-1 has "
+            "none. Nothing is protected yet" % stack.lab.virt_type)
+        run(yaml, "server", "list", "--long", "-c", "Name", "-c", "Status",
+            "-c", "Host")
+        run(yaml, "instanceha", "status")
+        run(yaml, "instanceha", "enable", "--no-image", "app-1")
+        run(yaml, "instanceha", "enable", "web-1", "db-1")
+        run(yaml, "instanceha", "status", "--long")
+
+        say("kill -9 of web-1's QEMU process: libvirt tells the monitor at "
+            "once")
+        web_total = fault_and_watch(stack, web_dom, faults.kill_qemu,
+                                    refresh=lambda: stack.domain(web.id))
+        say("kernel hang in db-1 (no panic device, Nova's default: no "
+            "libvirt event, QEMU runs on): its agent falls silent and its "
+            "kernel stops answering the balloon statistics. Heartbeats "
+            "every 5 s, timeout 2 s, 3 failures; statistics every 10 s")
+        db_total = fault_and_watch(stack, db_dom, faults.hang_kernel,
+                                   refresh=lambda: stack.domain(db.id))
+        say("kernel hang in app-1, which has no agent at all: only the "
+            "kernel heartbeat can tell")
+        app_total = fault_and_watch(
+            stack, app_dom, faults.hang_kernel_from_host, agent=False,
+            refresh=lambda: stack.domain(app.id))
+        run(yaml, "instanceha", "status", "--long")
+        say("recovered through real Nova: web-1 in %.1f s, db-1 in %.1f s "
+            "(until the agent answers), app-1 in %.1f s (until ACTIVE): "
+            "detection, Masakari, Nova's stop and start, the boot"
+            % (web_total, db_total, app_total))
+    finally:
+        stack.stop()
+
+
 def cloud_demo(workdir):
     cloud = peers.LocalCloud(workdir)
     cloud.start()
@@ -160,11 +215,20 @@ def cloud_demo(workdir):
 
 
 def main(argv=None):
+    from tools.lab import nova_lab
+
     argv = sys.argv[1:] if argv is None else argv
     ok, why = host.can_run()
     with tempfile.TemporaryDirectory(prefix="instanceha-demo-") as tmp:
         if ok and "--cloud-only" not in argv:
-            lab_demo(Path(tmp))
+            real, not_real = nova_lab.can_run()
+            if real and "--emulator" not in argv:
+                nova_demo(Path(tmp))
+            else:
+                if not real:
+                    say("real Nova cannot run here (%s): the Nova "
+                        "emulator stands in" % not_real)
+                lab_demo(Path(tmp))
         else:
             if not ok:
                 say("the lab cannot run here (%s): showing the cloud-side "

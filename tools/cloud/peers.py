@@ -97,10 +97,12 @@ def wait_http(url, timeout=90, process=None, log_file=None):
 
 class LocalCloud:
     def __init__(self, workdir, libvirt_uri=None, nova="emulator",
-                 compute_driver="fake"):
+                 compute_driver="fake", **real_nova_options):
         """``libvirt_uri``: the emulator's server actions act on the real
         domains of this hypervisor (the lab).  ``nova``: "emulator" or
-        "real"; ``compute_driver`` ("fake" or "libvirt"): real Nova's."""
+        "real"; ``compute_driver`` ("fake" or "libvirt") and
+        ``real_nova_options`` (``compute_host``, ``mem_stats_period``):
+        real Nova's."""
         if nova not in ("emulator", "real"):
             raise ValueError("nova must be 'emulator' or 'real'")
         self.libvirt_uri = libvirt_uri
@@ -113,7 +115,8 @@ class LocalCloud:
         if nova == "real":
             from tools.cloud import real_nova
 
-            self.real_nova = real_nova.RealNova(self, compute_driver)
+            self.real_nova = real_nova.RealNova(self, compute_driver,
+                                                **real_nova_options)
 
     # -- addresses -----------------------------------------------------
     def url(self, name):
@@ -403,6 +406,14 @@ class LocalCloud:
                   log_file=log_file)
 
     # -- Masakari ------------------------------------------------------
+    @property
+    def _masakari_waits(self):
+        """Masakari's wait_period_after_power_off and _on.  The emulator
+        acts at once; real Nova stops a hung guest gracefully first (its
+        shutdown_timeout, 60 s, before it destroys it): Masakari's own
+        defaults, 180 s and 60 s."""
+        return (180, 60) if self.real_nova is not None else (2, 2)
+
     def _start_masakari(self):
         d = self.workdir / "masakari"
         d.mkdir(parents=True, exist_ok=True)
@@ -425,15 +436,17 @@ class LocalCloud:
             os_project_domain_name = Default
             os_region_name = {region}
             nova_catalog_admin_info = compute:nova:publicURL
-            wait_period_after_power_off = 2
-            wait_period_after_power_on = 2
+            wait_period_after_power_off = {off}
+            wait_period_after_power_on = {on}
             [wsgi]
             api_paste_config = {paste}
             [database]
             connection = sqlite:///{d}/masakari.db
             [taskflow]
             connection = sqlite:///{d}/taskflow.db
-            """).format(port=self.ports["masakari"], pw=PASSWORD,
+            """).format(off=self._masakari_waits[0],
+                        on=self._masakari_waits[1],
+                        port=self.ports["masakari"], pw=PASSWORD,
                         ks=self.keystone_url, region=REGION, d=d,
                         paste=self.venv / "etc" / "masakari" /
                         "api-paste.ini") + self._authtoken_section())

@@ -28,7 +28,9 @@ class Lab:
         self.image = None
         self.virt_type = "qemu"
         self.guests = []
-        self._index = itertools.count(1)
+        # Nova names its domains instance-%08x from 1: the lab's own start
+        # far above, so that both can run on one libvirtd
+        self._index = itertools.count(0x100001)
 
     def start(self):
         host.setup(self.log)
@@ -101,20 +103,28 @@ class Lab:
         return dom
 
     def _remove_leftovers(self):
-        """Guests an interrupted earlier run left defined."""
+        """Guests an interrupted earlier run left defined: the lab's own,
+        and those real Nova in a local cloud defined (that cloud's
+        database is gone with its work directory)."""
         for dom in self.conn.listAllDomains():
-            if domain.LAB_MARK in dom.XMLDesc(0):
+            if domain.NOVA_NS in dom.XMLDesc(0):
                 self._remove(dom)
 
     @staticmethod
     def _remove(dom):
         domain.remove(dom)
 
+    def remove_guests(self):
+        """Every guest the lab booted (earlier tests' guests, before the
+        domains of a real Nova share this libvirtd)."""
+        for dom in self.guests:
+            self._remove(dom)
+        self.guests.clear()
+
     def stop(self):
         if self.conn is not None:
-            for dom in self.guests:
-                self._remove(dom)
-            self.guests.clear()
+            self.remove_guests()
+            self._remove_leftovers()  # and what real Nova defined
             try:
                 self.conn.close()
             except libvirt.libvirtError:

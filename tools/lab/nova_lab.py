@@ -1,0 +1,147 @@
+"""The lab on real Nova: the lab's libvirtd, a local cloud whose
+nova-compute runs the libvirt driver on it (TCG unless KVM boots Linux
+here), the tiny guest as AMI images in Glance, servers booted with
+``--nic none``, and the host monitor watching the domains Nova defined.
+
+    lab = NovaLab(workdir).start()
+    server, dom = lab.server("web-1")      # ACTIVE, its agent answering
+    lab.stop()
+
+What nova-compute itself does meanwhile is in its log
+(``nova_compute_log()``): its lifecycle handling and power-state sync.
+"""
+import time
+from pathlib import Path
+
+from tools.cloud import peers
+from tools.cloud import real_nova
+from tools.cloud import seed as seed_mod
+from tools.lab import faults
+from tools.lab import host
+from tools.lab import lab as lab_mod
+from tools.lab import monitor_process
+
+HOSTNAME = "lab-compute"
+# What Nova's libvirt driver logs about a guest that stopped by itself or
+# whose power state it synchronises: read from nova-compute's log.
+NOVA_COMPUTE_MARKS = (
+    "VM Stopped (Lifecycle Event)", "VM Started (Lifecycle Event)",
+    "VM Resumed (Lifecycle Event)",
+    "Instance shutdown by itself. Calling the stop API",
+    "During _sync_instance_power_state", "Synchronizing instance power state",
+    "Instance destroyed successfully", "Instance spawned successfully",
+    "Instance rebooted successfully")
+
+
+def can_run():
+    ok, why = host.can_run()
+    if not ok:
+        return ok, why
+    return real_nova.can_run()
+
+
+class NovaLab:
+    def __init__(self, workdir, log=print, mem_stats_period=10,
+                 monitor_options="", lab=None):
+        """``lab``: a running Lab to use (and leave running); by default
+        this starts its own."""
+        self.workdir = Path(workdir)
+        self.log = log
+        self.mem_stats_period = mem_stats_period
+        self.monitor_options = monitor_options
+        self.lab, self._own_lab = lab, lab is None
+        self.cloud = self.seed = self.monitor = None
+        self.images = {}
+
+    def start(self, monitor=True):
+        if self._own_lab:
+            self.lab = lab_mod.Lab(self.workdir / "lab", log=self.log)
+            self.lab.start()
+        self.cloud = peers.LocalCloud(
+            self.workdir / "cloud", nova="real", compute_driver="libvirt",
+            compute_host=HOSTNAME, mem_stats_period=self.mem_stats_period)
+        self.cloud.start(log=self.log)
+        self.seed = seed_mod.Seeder(self.cloud)
+        self.seed.segment_with_host(HOSTNAME)
+        conn = self.seed.admin
+        for agent in (True, False):
+            self.images[agent] = real_nova.lab_guest_images(
+                conn, name=self.seed.unique("lab-guest"), log=self.log,
+                agent=agent)
+        self.flavor = real_nova.tiny_flavor(conn)
+        if monitor:
+            self.start_monitor()
+        return self
+
+    def start_monitor(self, extra=""):
+        self.monitor = monitor_process.MonitorProcess(
+            self.workdir / "monitor", self.cloud, HOSTNAME,
+            extra=self.monitor_options + extra)
+        return self.monitor
+
+    def server(self, name=None, agent=True, metadata=None, image=None,
+               wait_agent=True):
+        """Boot a server (HA_Enabled unless ``metadata`` says otherwise);
+        (server, its libvirt domain)."""
+        conn = self.seed.admin
+        server = conn.compute.create_server(
+            name=name or self.seed.unique("vm"),
+            image_id=(image or self.images[agent]).id,
+            flavor_id=self.flavor.id, networks="none",
+            metadata={"HA_Enabled": "True"} if metadata is None
+            else metadata)
+        server = conn.compute.wait_for_server(server, interval=0.5,
+                                              wait=180)
+        dom = self.lab.conn.lookupByUUIDString(server.id)
+        if wait_agent and agent:
+            faults.wait_for_agent(dom, timeout=120)
+        return server, dom
+
+    def domain(self, server_id):
+        """A fresh handle: Nova undefines and defines a domain again on
+        start, hard reboot and rebuild."""
+        return self.lab.conn.lookupByUUIDString(server_id)
+
+    def wait_active(self, server_id, timeout=120):
+        """Seconds until Nova says ACTIVE with no task in progress."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            server = self.seed.admin.compute.get_server(server_id)
+            if server.status == "ACTIVE" and not server.task_state:
+                return time.monotonic() - started
+            time.sleep(0.2)
+        raise TimeoutError("server %s not ACTIVE within %s s (%s, %s)" % (
+            server_id, timeout, server.status, server.task_state))
+
+    def nova_compute_log(self, since=0):
+        """nova-compute's log lines that say what it did on its own
+        (lifecycle events, power-state sync), from byte ``since``."""
+        path = self.cloud.workdir / "nova-compute.log"
+        with open(path, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return [line for line in text.splitlines()
+                if any(mark in line for mark in NOVA_COMPUTE_MARKS)]
+
+    def nova_compute_log_size(self):
+        return (self.cloud.workdir / "nova-compute.log").stat().st_size
+
+    def _delete_servers(self):
+        compute = self.seed.admin.compute
+        for server in list(compute.servers()):
+            try:
+                compute.delete_server(server.id)
+                compute.wait_for_delete(server, wait=60)
+            except Exception as exc:  # keep stopping the rest
+                self.log("deleting server %s: %s" % (server.id, exc))
+
+    def stop(self):
+        if self.seed is not None and not self._own_lab:
+            self._delete_servers()  # the shared lab goes on without them
+        for part in (self.monitor, self.cloud,
+                     self.lab if self._own_lab else None):
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception as exc:  # keep stopping the rest
+                    self.log("stopping %s: %s" % (type(part).__name__, exc))
