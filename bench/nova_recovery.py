@@ -13,6 +13,7 @@ run from its log.  Through the emulator, the same API calls act on the
 domain directly.  Each run uses a fresh server (Masakari refuses an
 identical notification for one instance within 180 s).
 """
+import collections
 import statistics
 import sys
 import tempfile
@@ -111,12 +112,16 @@ def main(scenario="crash", runs=5):
     for key in ("accepted", "active", "answering"):
         table, _ = results_mod.comparison_table(
             "%s → %s" % (scenario, key), "s",
-            {name: [run[key] for run in runs] for name, runs in raw.items()})
+            {name: [run[key] for run in runs] for name, runs in raw.items()},
+            ratio="real/emulator")
         sections.append(table)
-    events = sorted({line.split(" ", 4)[-1][:120] for run in raw[
-        "real Nova 34"] for line in run["nova_compute"]})
-    sections.append("nova-compute, during and after the recoveries:\n\n" +
-                    "\n".join("- %s" % e for e in events))
+    counts = collections.Counter(
+        line.rsplit("] ", 1)[-1] for run in raw["real Nova 34"]
+        for line in run["nova_compute"])
+    sections.append(
+        "nova-compute's own lines during and %d s after the %d recoveries:"
+        "\n\n" % (QUIET, len(raw["real Nova 34"])) + "\n".join(
+            "- %s (%d)" % item for item in sorted(counts.items())))
     markdown = "\n\n".join(sections)
     print(markdown)
     results_mod.write("nova-" + scenario, markdown, raw)
