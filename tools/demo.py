@@ -28,6 +28,9 @@ from tools.lab import monitor_process
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 DEMO_HEARTBEATS = monitor_process.heartbeat_options(5, 2, 3)
+# Nova's stop waits this long for a clean shutdown, which a hung guest
+# never makes, before it destroys the guest (Nova's default: 60 s)
+DEMO_SHUTDOWN_TIMEOUT = 10
 
 
 def run(clouds_yaml, *args, os_cloud="admin"):
@@ -42,12 +45,13 @@ def say(text):
 
 
 def fault_and_watch(stack, dom, fault, timeout=120, refresh=None,
-                    agent=True):
+                    agent=True, server_id=None):
     """Inject ``fault`` and print each change of the monitor's view of
     ``dom`` until Masakari has finished and the guest answers again;
     returns the seconds that took.  ``refresh``: a fresh handle of the
     domain (real Nova defines it again when it starts the server);
-    ``agent``: the guest has one (else: until Nova says ACTIVE)."""
+    ``agent``: the guest has one (else: until Nova says ACTIVE);
+    ``server_id``: a real Nova server, whose status is shown too."""
     started = time.monotonic()
     fault(dom)
     # the guest answers until the fault has taken hold
@@ -63,11 +67,16 @@ def fault_and_watch(stack, dom, fault, timeout=120, refresh=None,
         if view.get("last_event"):
             lines.append("monitor: %s -> %s" % (view["last_event"],
                                                 view["last_decision"]))
-        if view.get("heartbeat_failures"):
+        if view.get("heartbeat_failures") and entry is None:
             lines.append("monitor: %d failed heartbeat(s)"
                          % view["heartbeat_failures"])
         if view.get("last_forensics"):
             lines.append("forensics kept: %s" % view["last_forensics"])
+        if server_id and entry:
+            server = stack.seed.admin.compute.get_server(server_id)
+            task = server.task_state
+            lines.append("Nova: %s%s" % (server.status,
+                                         " (%s)" % task if task else ""))
         if entry:
             lines.append("outbox: %s %s (attempts %d)" % (
                 entry["event"], entry["state"], entry["attempts"]))
@@ -139,7 +148,9 @@ def lab_demo(workdir):
 def nova_demo(workdir):
     from tools.lab import nova_lab
 
-    stack = nova_lab.NovaLab(workdir, monitor_options=DEMO_HEARTBEATS)
+    stack = nova_lab.NovaLab(
+        workdir, monitor_options=DEMO_HEARTBEATS,
+        image_properties={"os_shutdown_timeout": str(DEMO_SHUTDOWN_TIMEOUT)})
     stack.start()
     try:
         yaml = stack.cloud.clouds_yaml
@@ -159,17 +170,25 @@ def nova_demo(workdir):
         say("kill -9 of web-1's QEMU process: libvirt tells the monitor at "
             "once")
         web_total = fault_and_watch(stack, web_dom, faults.kill_qemu,
-                                    refresh=lambda: stack.domain(web.id))
+                                    refresh=lambda: stack.domain(web.id),
+                                    server_id=web.id)
         say("kernel hang in db-1 (no panic device, Nova's default: no "
             "libvirt event, QEMU runs on): its agent falls silent and its "
             "kernel stops answering the balloon statistics. Heartbeats "
             "every 5 s, timeout 2 s, 3 failures; statistics every 10 s")
+        say("Masakari's engine will ask Nova to stop it: Nova waits for a "
+            "clean shutdown the hung guest never makes, up to the image's "
+            "os_shutdown_timeout (here %d s; Nova's [DEFAULT] "
+            "shutdown_timeout, 60 s, by default), then destroys it; then "
+            "Masakari starts it" % DEMO_SHUTDOWN_TIMEOUT)
         db_total = fault_and_watch(stack, db_dom, faults.hang_kernel,
+                                   timeout=240, server_id=db.id,
                                    refresh=lambda: stack.domain(db.id))
         say("kernel hang in app-1, which has no agent at all: only the "
             "kernel heartbeat can tell")
         app_total = fault_and_watch(
             stack, app_dom, faults.hang_kernel_from_host, agent=False,
+            timeout=240, server_id=app.id,
             refresh=lambda: stack.domain(app.id))
         run(yaml, "instanceha", "status", "--long")
         say("recovered through real Nova: web-1 in %.1f s, db-1 in %.1f s "

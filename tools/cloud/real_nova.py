@@ -563,11 +563,11 @@ def _user():
 # -- images and flavor for servers on real Nova ---------------------------
 
 def guest_images(conn, kernel, initrd, cmdline, name, visibility="public",
-                 agent=True):
+                 agent=True, properties=None):
     """The tiny guest as AMI-style images in Glance: the kernel (``aki``),
     the initramfs (``ari``) and a 1 MiB root disk (``ami``) that names
-    them, with the kernel command line; Nova boots the kernel directly.
-    Returns the ``ami`` image."""
+    them, with the kernel command line and any other ``properties``; Nova
+    boots the kernel directly.  Returns the ``ami`` image."""
     with open(kernel, "rb") as data:
         aki = conn.image.create_image(
             name=name + "-kernel", disk_format="aki", container_format="aki",
@@ -576,8 +576,8 @@ def guest_images(conn, kernel, initrd, cmdline, name, visibility="public",
         ari = conn.image.create_image(
             name=name + "-initrd", disk_format="ari", container_format="ari",
             visibility=visibility, data=data)
-    properties = {"kernel_id": aki.id, "ramdisk_id": ari.id,
-                  "os_command_line": cmdline}
+    properties = dict(properties or {}, kernel_id=aki.id,
+                      ramdisk_id=ari.id, os_command_line=cmdline)
     if agent:
         properties["hw_qemu_guest_agent"] = "yes"
     return conn.image.create_image(

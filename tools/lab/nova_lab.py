@@ -42,9 +42,10 @@ def can_run():
 
 class NovaLab:
     def __init__(self, workdir, log=print, mem_stats_period=10,
-                 monitor_options="", lab=None):
+                 monitor_options="", lab=None, image_properties=None):
         """``lab``: a running Lab to use (and leave running); by default
-        this starts its own."""
+        this starts its own.  ``image_properties``: more properties of the
+        guest's images (e.g. ``os_shutdown_timeout``)."""
         self.workdir = Path(workdir)
         self.log = log
         self.mem_stats_period = mem_stats_period
@@ -52,6 +53,7 @@ class NovaLab:
         self.lab, self._own_lab = lab, lab is None
         self.cloud = self.seed = self.monitor = None
         self.images = {}
+        self.image_properties = image_properties
 
     def start(self, monitor=True):
         if self._own_lab:
@@ -67,7 +69,7 @@ class NovaLab:
         for agent in (True, False):
             self.images[agent] = real_nova.lab_guest_images(
                 conn, name=self.seed.unique("lab-guest"), log=self.log,
-                agent=agent)
+                agent=agent, properties=self.image_properties)
         self.flavor = real_nova.tiny_flavor(conn)
         if monitor:
             self.start_monitor()
