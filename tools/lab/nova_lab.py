@@ -30,7 +30,7 @@ NOVA_COMPUTE_MARKS = (
     "Instance shutdown by itself. Calling the stop API",
     "During _sync_instance_power_state", "Synchronizing instance power state",
     "Instance destroyed successfully", "Instance spawned successfully",
-    "Instance rebooted successfully")
+    "Instance rebooted successfully", "Instance failed to shutdown in")
 
 
 def can_run():
