@@ -16,6 +16,7 @@ from monitor import cmd
 from monitor import delivery
 from monitor import libvirt_watch
 from monitor import service
+from monitor import store
 from tools.lab import domain
 
 _LOOP = None
@@ -147,6 +148,20 @@ class RunningMonitor:
     def stop(self):
         self.loop.loop.call_soon_threadsafe(self._stop.set)
         self.task.result(20)
+
+
+def one_death_delivered(conf, dom):
+    """A monitor on ``conf`` sees ``dom``'s QEMU process die and delivers
+    its notification; the status entry, after a clean stop."""
+    monitor = RunningMonitor(conf)
+    try:
+        monitor.process_dies(dom)
+        monitor.wait_for(lambda: monitor.monitor.store.entries(
+            store.ACCEPTED), timeout=30)
+        entry, = monitor.status()["outbox"]["entries"]
+    finally:
+        monitor.stop()
+    return entry
 
 
 # A guest-agent channel: the test driver keeps it, and answers every agent

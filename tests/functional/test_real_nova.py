@@ -14,7 +14,6 @@ import pytest
 from openstack import exceptions as sdk_exc
 
 from monitor import nova_recovery
-from monitor import store
 from tests import monitor_harness as harness
 from tests.functional.test_monitor_masakari import MONITOR
 from tests.functional.test_monitor_masakari import monitor_conf
@@ -238,15 +237,8 @@ def test_monitor_to_masakari_to_real_nova(tmp_path, nova_cloud, nova_cli,
     goes to Masakari, whose engine stops and starts the server in Nova."""
     server = boot(nova_seed, ami(), flavor, metadata={"HA_Enabled": "True"})
     dom, = domains.create(uuids=[server["id"]])
-    monitor = harness.RunningMonitor(harness.load_conf(
-        monitor_conf(tmp_path, nova_cloud, HOST)))
-    try:
-        monitor.process_dies(dom)
-        monitor.wait_for(lambda: monitor.monitor.store.entries(
-            store.ACCEPTED), timeout=30)
-        entry, = monitor.status()["outbox"]["entries"]
-    finally:
-        monitor.stop()
+    entry = harness.one_death_delivered(harness.load_conf(
+        monitor_conf(tmp_path, nova_cloud, HOST)), dom)
     ha = nova_seed.admin.instance_ha
     deadline = time.monotonic() + 60
     while ha.get_notification(entry["notification_uuid"]).status not in (

@@ -7,7 +7,6 @@ import pytest
 
 from monitor import delivery
 from monitor import nova_recovery
-from monitor import store
 from tests import monitor_harness as harness
 from tests.functional.test_monitor_masakari import MONITOR
 from tests.functional.test_monitor_masakari import monitor_conf
@@ -81,15 +80,8 @@ def test_monitor_recovers_through_nova_without_masakari(
     dom, = domains.create()
     seed.server(seed.image().id, id=dom.UUIDString(), host=HOST,
                 metadata={"HA_Enabled": "True"})
-    monitor = harness.RunningMonitor(harness.load_conf(
-        nova_backend_conf(tmp_path, local_cloud, HOST)))
-    try:
-        monitor.process_dies(dom)
-        monitor.wait_for(lambda: monitor.monitor.store.entries(
-            store.ACCEPTED), timeout=30)
-        entry, = monitor.status()["outbox"]["entries"]
-    finally:
-        monitor.stop()
+    entry = harness.one_death_delivered(harness.load_conf(
+        nova_backend_conf(tmp_path, local_cloud, HOST)), dom)
 
     assert seed.actions(dom.UUIDString()) == ["os-stop", "os-start"]
     assert entry["notification_uuid"] is None

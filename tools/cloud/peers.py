@@ -277,20 +277,20 @@ class LocalCloud:
         except (OSError, ValueError):
             return {}
 
+    def admin_auth_section(self, name, **more):
+        """An oslo.config section authenticating as this cloud's admin with
+        a password (keystoneauth's options), with ``more`` options."""
+        options = dict(auth_type="password", auth_url=self.keystone_url,
+                       username="admin", password=PASSWORD,
+                       project_name="admin", user_domain_name="Default",
+                       project_domain_name="Default", **more)
+        return "[%s]\n%s\n" % (name, "\n".join(
+            "%s = %s" % item for item in options.items()))
+
     def _authtoken_section(self):
-        return textwrap.dedent("""\
-            [keystone_authtoken]
-            www_authenticate_uri = {ks}
-            auth_url = {ks}
-            auth_type = password
-            username = admin
-            password = {pw}
-            project_name = admin
-            user_domain_name = Default
-            project_domain_name = Default
-            memcached_servers =
-            service_token_roles_required = false
-            """).format(ks=self.keystone_url, pw=PASSWORD)
+        return self.admin_auth_section(
+            "keystone_authtoken", www_authenticate_uri=self.keystone_url,
+            memcached_servers="", service_token_roles_required="false")
 
     # -- Keystone ------------------------------------------------------
     def _start_keystone(self):
@@ -465,17 +465,7 @@ class LocalCloud:
     # -- clients -------------------------------------------------------
     def monitor_api_section(self):
         """The host monitor's [api] section for this cloud (admin)."""
-        return textwrap.dedent("""\
-            [api]
-            region = {region}
-            auth_type = password
-            auth_url = {ks}
-            username = admin
-            password = {pw}
-            project_name = admin
-            user_domain_name = Default
-            project_domain_name = Default
-            """).format(region=REGION, ks=self.keystone_url, pw=PASSWORD)
+        return self.admin_auth_section("api", region=REGION)
 
     def _write_clouds_yaml(self):
         def cloud(user, password, project):

@@ -38,6 +38,7 @@ import threading
 import time
 from pathlib import Path
 
+from tools import debian
 from tools.cloud import peers
 
 HERE = Path(__file__).resolve().parent
@@ -57,17 +58,6 @@ LIBVIRT_URI = "qemu:///system"
 # The lab's tiny guest as Nova boots it (see guest_images()).
 FLAVOR = {"name": "instanceha.tiny", "ram": 128, "vcpus": 1, "disk": 1}
 ROOT_DISK_BYTES = 1024 * 1024
-
-
-def missing_packages():
-    missing = []
-    for package in PACKAGES:
-        result = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", package],
-            capture_output=True, text=True)
-        if "install ok installed" not in result.stdout:
-            missing.append(package)
-    return missing
 
 
 def can_run():
@@ -93,26 +83,7 @@ def ensure_packages(log=print):
     ok, why = can_run()
     if not ok:
         raise RuntimeError(why)
-    missing = missing_packages()
-    log("installing %s" % " ".join(missing))
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    # Installing rabbitmq-server starts its system service where an init
-    # system runs; a policy-rc.d of our own (when there is none) keeps the
-    # machine's services as they were: ours are started by hand.
-    policy = Path("/usr/sbin/policy-rc.d")
-    own_policy = not policy.exists()
-    if own_policy:
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-    try:
-        subprocess.run(["apt-get", "update", "-q"], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-q",
-                        "--no-install-recommends"] + missing, check=True,
-                       env=env, stdout=subprocess.DEVNULL)
-    finally:
-        if own_policy:
-            policy.unlink(missing_ok=True)
+    debian.install(PACKAGES, log, start_services=False)
 
 
 def wait_port(port, timeout, process=None, log_file=None, what=None):
@@ -352,18 +323,7 @@ class RealNova:
 
     # -- configuration ---------------------------------------------------
     def _auth_section(self, name):
-        return textwrap.dedent("""\
-            [{name}]
-            auth_type = password
-            auth_url = {ks}
-            username = admin
-            password = {pw}
-            project_name = admin
-            user_domain_name = Default
-            project_domain_name = Default
-            region_name = {region}
-            """).format(name=name, ks=self.cloud.keystone_url,
-                        pw=peers.PASSWORD, region=peers.REGION)
+        return self.cloud.admin_auth_section(name, region_name=peers.REGION)
 
     def _common(self, conf_path, default=""):
         """What every Nova process reads: messaging, the services it

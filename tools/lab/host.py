@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from tools import debian
+
 PACKAGES = ["libvirt-daemon", "libvirt-daemon-driver-qemu", "libvirt-clients",
             "qemu-system-x86", "qemu-utils", "busybox-static",
             "qemu-guest-agent", "cpio"]
@@ -37,28 +39,8 @@ def can_run():
     return True, ""
 
 
-def missing_packages():
-    missing = []
-    for package in PACKAGES:
-        result = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", package],
-            capture_output=True, text=True)
-        if "install ok installed" not in result.stdout:
-            missing.append(package)
-    return missing
-
-
 def ensure_packages(log=print):
-    missing = missing_packages()
-    if not missing:
-        return
-    log("installing %s" % " ".join(missing))
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-q"], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run(["apt-get", "install", "-y", "-q",
-                    "--no-install-recommends"] + missing, check=True,
-                   env=env, stdout=subprocess.DEVNULL)
+    debian.install(PACKAGES, log)
 
 
 def configure():
