@@ -32,6 +32,7 @@ from monitor import storm as storm_mod
 LOG_WARNING, LOG_INFO, LOG_ERROR = (logging.WARNING, logging.INFO,
                                     logging.ERROR)
 RECORD_ONLY, QUARANTINE, HOLD = "record only", "quarantine", "hold"
+KERNEL_HEARTBEAT_OFF = "unknown: the kernel heartbeat is turned off"
 # labels of the decisions metric
 DECISIONS = ("notify", "record", "duplicate", "quarantine", "hold", "warn",
              "storm-begin", "storm-end")
@@ -51,6 +52,7 @@ class Settings:
     forward_ignored: bool = False
     forensics: bool = True
     forensics_hold: float = 10.0
+    kernel_heartbeat: bool = True
     kernel_stale_periods: int = 2
     kernel_slack: float = 5.0
     kernel_poll_interval: float = 10.0
@@ -320,7 +322,8 @@ class Engine:
     def _signals(self, g, now):
         s = self.settings
         kernel = gm.kernel_signal(g, now, s.kernel_stale_periods,
-                                  s.kernel_slack, s.kernel_poll_interval)
+                                  s.kernel_slack, s.kernel_poll_interval) \
+            if s.kernel_heartbeat else (gm.K_UNKNOWN, KERNEL_HEARTBEAT_OFF)
         return gm.agent_signal(g, s.threshold), kernel
 
     def _liveness(self, g, now, out):
@@ -559,7 +562,8 @@ class Engine:
             last_heartbeat_ok=(notification.iso(g.last_ok) if g.last_ok
                                else None),
             kernel=kernel_detail, liveness=g.liveness,
-            hang_detection=self._detection(g, now, agent, kernel))
+            hang_detection=self._detection(g, now, agent, kernel,
+                                           kernel_detail))
         if g.cpu_used is not None:
             view["vcpu_used_last_interval"] = "%.1f s of %.1f s" % g.cpu_used
         if g.uuid in self.budget.quarantined:
@@ -581,7 +585,7 @@ class Engine:
             "vcpu_used_last_interval": (
                 "%.1f s of %.1f s" % g.cpu_used if g.cpu_used else None)}
 
-    def _detection(self, g, now, agent, kernel):
+    def _detection(self, g, now, agent, kernel, kernel_detail):
         """Which signals would find a hang of this guest now."""
         why = self._excuse(g, now)
         if why:
@@ -594,8 +598,7 @@ class Engine:
             signals.append("kernel")
         if signals:
             return " and ".join(signals)
-        return "none: %s; kernel %s" % (g.agent, gm.kernel_signal(
-            g, now, 1, 0, 1)[1])
+        return "none: %s; kernel %s" % (g.agent, kernel_detail)
 
     def view(self, now):
         return {

@@ -27,9 +27,15 @@ def connect(conf):
                                                         auth=auth)
     # keystoneauth takes one number for both; requests takes the pair
     session.timeout = (conf.api.connect_timeout, conf.api.timeout)
-    options = {"instance_ha_interface": conf.api.api_interface}
+    options = {"instance_ha_interface": conf.api.api_interface,
+               "compute_interface": conf.api.api_interface}
     if conf.api.endpoint_override:
         options["instance_ha_endpoint_override"] = conf.api.endpoint_override
+    if conf.api.version:
+        options["instance_ha_api_version"] = conf.api.version
+    for name in api_conf.SHARED_ADAPTER_OPTIONS:
+        if conf.api[name] is not None:
+            options[name] = conf.api[name]
     return openstack.connection.Connection(
         session=session, region_name=conf.api.region,
         app_name="instanceha-monitor", **options)

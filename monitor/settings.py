@@ -17,6 +17,7 @@ def engine(conf):
         forward_ignored=conf.forward_ignored_events,
         forensics=conf.forensics.enabled,
         forensics_hold=conf.forensics.timeout,
+        kernel_heartbeat=intro.kernel_heartbeat,
         kernel_stale_periods=intro.kernel_heartbeat_stale_periods,
         kernel_slack=intro.kernel_heartbeat_slack,
         kernel_poll_interval=stats_interval(conf) or

@@ -14,20 +14,39 @@ OPTS = [
     cfg.StrOpt("region", default="RegionOne",
                help="Region of the Masakari endpoint."),
     cfg.StrOpt("api_interface", default="public",
-               help="Endpoint interface: public, internal or admin."),
+               help="Endpoint interface of Masakari and Nova: public, "
+                    "internal or admin."),
     cfg.FloatOpt("connect_timeout", default=5.0, min=0.1,
                  help="Seconds to wait for a TCP connection to Keystone, "
                       "Masakari or Nova before the attempt counts as "
                       "failed (it is retried)."),
 ]
-# Adapter options that would duplicate region / api_interface above.
-_ADAPTER_DUPLICATES = {"region_name", "interface", "valid_interfaces",
-                       "service_type", "service_name"}
+# Adapter options that would duplicate region / api_interface above, and
+# the version range, which openstacksdk does not take from configuration
+# (it negotiates within the major version given by ``version``).
+_ADAPTER_LEFT_OUT = {"region_name", "interface", "valid_interfaces",
+                     "service_type", "service_name", "min_version",
+                     "max_version"}
+# keystoneauth's adapter options that openstacksdk takes for every service
+# the monitor calls (Masakari, Nova, Keystone)
+SHARED_ADAPTER_OPTIONS = ("connect_retries", "connect_retry_delay",
+                          "status_code_retries", "status_code_retry_delay",
+                          "retriable_status_codes")
+_MASAKARI_ONLY_HELP = {
+    "endpoint_override": "Masakari's endpoint URL, instead of the one in "
+                         "the catalog (Nova is always found in the "
+                         "catalog).",
+    "version": "Masakari's major API version (e.g. 1), instead of the "
+               "newest the endpoint offers.",
+}
 
 
 def adapter_opts():
-    return [opt for opt in ks_loading.get_adapter_conf_options()
-            if opt.dest not in _ADAPTER_DUPLICATES]
+    opts = [opt for opt in ks_loading.get_adapter_conf_options()
+            if opt.dest not in _ADAPTER_LEFT_OUT]
+    for opt in opts:
+        opt.help = _MASAKARI_ONLY_HELP.get(opt.dest, opt.help)
+    return opts
 
 
 def session_opts():

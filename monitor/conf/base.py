@@ -30,7 +30,8 @@ OPTS = [
     cfg.IntOpt("recovery_budget", mutable=True, default=3, min=1,
                help="Recoveries asked for one VM within "
                     "recovery_budget_window; beyond it the VM is "
-                    "quarantined (no more notifications) until the window "
+                    "quarantined (no more recovery notifications) until "
+                    "the window "
                     "passes or an operator runs 'instanceha-monitor "
                     "clear-quarantine'. Kept across restarts."),
     cfg.IntOpt("recovery_budget_window", mutable=True, default=3600, min=60,

@@ -12,8 +12,10 @@ OPTS = [
                     "WARNING log line, 'overdue' in status and the "
                     "instanceha_outbox_overdue metric."),
     cfg.IntOpt("retry_interval", default=10, min=1,
-               help="First delay in seconds between delivery attempts; "
-                    "later ones grow exponentially with jitter."),
+               help="Base of the delay between delivery attempts of one "
+                    "notification: before attempt n+1 it waits a random "
+                    "time up to min(retry_max_interval, retry_interval x "
+                    "2^(n-1)) seconds (full jitter)."),
     cfg.IntOpt("retry_max_interval", default=10, min=1,
                help="Upper bound in seconds of the delay between two "
                     "delivery attempts of one notification. It bounds how "

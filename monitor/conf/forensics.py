@@ -4,13 +4,16 @@ from oslo_config import cfg
 GROUP = "forensics"
 OPTS = [
     cfg.BoolOpt("enabled", default=True,
-                help="Before a recovery is sent, keep the tail of the "
-                     "guest's file-backed serial console, a screenshot "
-                     "when it has a graphics device, and what the monitor "
-                     "knew of its agent, under <state_path>/forensics. A "
-                     "restart overwrites the console log, so this is the "
-                     "only chance to read a panic message or a hung "
-                     "kernel's last words."),
+                help="For every recovery, keep the tail of the guest's "
+                     "file-backed serial console, a screenshot when it "
+                     "has a graphics device, and what the monitor knew of "
+                     "its agent and kernel, under <state_path>/forensics. "
+                     "A restart overwrites the console log, so this is "
+                     "the only chance to read a panic message or a hung "
+                     "kernel's last words. A hung guest's recovery waits "
+                     "for the capture (up to timeout); a dead QEMU "
+                     "process's goes out at once, the capture alongside "
+                     "(its console log stays on disk)."),
     cfg.IntOpt("console_tail_bytes", default=65536, min=1024,
                help="How much of the end of the console log is kept."),
     cfg.IntOpt("screenshot_max_bytes", default=4 * 1024 * 1024, min=0,
@@ -19,9 +22,9 @@ OPTS = [
     cfg.IntOpt("max_incidents", default=50, min=1,
                help="Incidents kept; the oldest are removed first."),
     cfg.FloatOpt("timeout", default=10.0, min=1.0,
-                 help="Longest delay the capture may add before the "
-                      "recovery is sent; the recovery goes out when it "
-                      "runs out, captured or not."),
+                 help="Longest delay the capture may add before a hung "
+                      "guest's recovery is sent; the recovery goes out "
+                      "when it runs out, captured or not."),
 ]
 
 

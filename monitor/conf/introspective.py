@@ -10,15 +10,20 @@ OPTS = [
                     "failed."),
     cfg.IntOpt("guest_monitoring_failure_threshold", mutable=True,
                default=3, min=1,
-               help="Consecutive failed heartbeats that declare a guest "
-                    "hung (exactly this many)."),
+               help="Consecutive failed heartbeats after which the agent "
+                    "counts as silent. With the kernel heartbeat the "
+                    "guest is declared hung then, or once its kernel's "
+                    "silence is established if that comes later "
+                    "(kernel_heartbeat_stale_periods stats periods after "
+                    "the first failed heartbeat)."),
     cfg.StrOpt("qemu_guest_agent_sock_path",
                default=r"/var/lib/libvirt/qemu/org\.qemu\.guest_agent\..*"
                        r"\.instance-.*\.sock",
-               help="Kept for masakari-monitors compatibility: a regular "
-                    "expression for the agent socket path. The channel "
-                    "target name org.qemu.guest_agent.0 is what identifies "
-                    "the agent."),
+               help="A regular expression for the guest agent's socket "
+                    "path (as in masakari-monitors): a channel whose UNIX "
+                    "socket path matches it counts as the agent channel, "
+                    "as does any channel with the target name "
+                    "org.qemu.guest_agent.0."),
     cfg.FloatOpt("reboot_grace", mutable=True, default=60.0, min=0,
                  help="Seconds after a guest reboot during which failed "
                       "heartbeats are not counted."),
@@ -56,11 +61,15 @@ OPTS = [
     cfg.IntOpt("kernel_heartbeat_stale_periods", mutable=True, default=2,
                min=1,
                help="Stats periods without an answer from the guest kernel "
-                    "(plus kernel_heartbeat_slack) after which it counts "
-                    "as silent."),
+                    "after which it counts as silent: counted from its "
+                    "last answer, plus kernel_heartbeat_slack, when the "
+                    "kernel alone decides (no working agent); counted "
+                    "from the first failed heartbeat while the agent "
+                    "fails."),
     cfg.FloatOpt("kernel_heartbeat_slack", mutable=True, default=5.0, min=0,
                  help="Seconds added to the stale periods before a kernel "
-                      "counts as silent (a busy host answers late)."),
+                      "with no working agent counts as silent (a busy "
+                      "host answers late)."),
     cfg.BoolOpt("recover_on_agent_silence", mutable=True, default=False,
                 help="Recover a guest whose agent stopped answering while "
                      "its kernel still answers, as masakari-monitors does. "

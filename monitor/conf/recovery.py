@@ -13,7 +13,8 @@ OPTS = [
                "host and with no Nova task in progress. Uses [api]."),
         (LIBVIRT, "A KVM host without OpenStack: restart the domain "
                   "through libvirt (start it again after a death; "
-                  "destroy and start it when hung).")],
+                  "destroy and start it when hung, reset a transient "
+                  "one).")],
         help="Where decisions go. Every backend has the same durable "
              "outbox, retries and restart budget."),
     cfg.IntOpt("nova_action_timeout", default=120, min=5,

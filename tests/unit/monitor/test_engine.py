@@ -797,6 +797,23 @@ def test_a_hang_is_declared_with_the_third_failure_not_later():
     assert decisions(host.effects).count("notify") == 1
 
 
+@pytest.mark.parametrize("agent,kernel,expected", [
+    ("silent", "alive", "notify"), ("silent", "silent", "notify"),
+    ("no channel", "silent", None), ("answering", "silent", None)])
+def test_defect_kernel_heartbeat_off_leaves_the_agent_alone(agent, kernel,
+                                                            expected):
+    """kernel_heartbeat = false promised the agent alone decides, but the
+    stamp read after each failed ping still fed the kernel signal: a
+    frozen agent was only warned about, as with the heartbeat on."""
+    host = run_case(agent, kernel, settings=dataclasses.replace(
+        S, kernel_heartbeat=False))
+    notified = decisions(host.effects).count("notify")
+    assert notified == (1 if expected == "notify" else 0)
+    assert "warn" not in decisions(host.effects)
+    view, = host.engine.view(host.now)["domains"]
+    assert view["kernel"] == engine_mod.KERNEL_HEARTBEAT_OFF
+
+
 def test_warned_agent_only_guest_is_declared_when_the_kernel_stops():
     host = run_case("silent", "alive")
     dead = host.now
