@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests import monitor_harness as harness
 from tools.cloud import hung_proxy
@@ -89,12 +88,8 @@ def test_crash_is_delivered_and_masakari_recovers_the_server(
                                                 "failed") and
         seed.admin.instance_ha.get_notification(entry["notification_uuid"]))
     assert finished.status == "finished"
-    actions = [r["path"] for r in requests.get(
-        local_cloud.emulator_url + "/_emulator/requests", timeout=10).json()[
-        "requests"] if r["method"] == "POST" and dom.UUIDString() in
-        r["path"]]
-    assert actions.count("/compute/v2.1/servers/%s/action"
-                         % dom.UUIDString()) >= 2  # os-stop, os-start
+    # Masakari's engine: one stop, one start (the emulator's own record)
+    assert seed.actions(dom.UUIDString()) == ["os-stop", "os-start"]
 
 
 def test_masakari_outage_loses_nothing_and_duplicates_nothing(
@@ -296,7 +291,7 @@ def test_defect_a_hung_masakari_delays_nothing_beyond_its_timeout(
     host = seed.unique("cmp")
     seed.segment_with_host(host)
     conf = monitor_conf(tmp_path, local_cloud, host, api=HANG_API.format(
-        url=proxy.url, read=3))
+        url=proxy.url, read=10))
     doms = domains.create(6)
     stuck, healthy, rest = doms[0], doms[1], doms[2:]
     proxy.hang_matching = {stuck.UUIDString()}
@@ -327,10 +322,13 @@ def test_defect_a_hung_masakari_delays_nothing_beyond_its_timeout(
     print("\nhealthy notification delivered %.2f s after its death while "
           "another send hung; after the hang: all 5 delivered %.1f s later"
           % (healthy_delay, resumed))
-    assert healthy_delay < 3  # the read timeout: the hung one held nothing
+    # well under the read timeout (10 s): the hung one held nothing back
+    assert healthy_delay < 5
     assert all("timed out" in e["last_error"] for e in during["entries"]
                if e["state"] == "pending")
-    assert resumed < 10 + 3  # retry_max_interval 2 s, timeout 3 s: bounded
+    # a send hung when Masakari came back times out (10 s), then retries
+    # within retry_max_interval (2 s): bounded, whatever the outage
+    assert resumed < 10 + 10
     uuids = {d.UUIDString() for d in doms}
     received = masakari_notifications(seed, uuids)
     assert sorted(n.payload["instance_uuid"] for n in received) == \

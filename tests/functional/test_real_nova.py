@@ -110,10 +110,11 @@ def test_boot_with_nic_none_from_ami_images(nova_cli, nova_seed, ami,
     assert shown.launched_at
     kernel = nova_seed.admin.image.get_image(image.kernel_id)
     ramdisk = nova_seed.admin.image.get_image(image.ramdisk_id)
-    assert (kernel.disk_format, ramdisk.disk_format, image.disk_format) == (
+    stored = nova_seed.admin.image.get_image(image.id)  # as Glance keeps it
+    assert (kernel.disk_format, ramdisk.disk_format, stored.disk_format) == (
         "aki", "ari", "ami")
-    assert image.os_command_line == CMDLINE
-    assert image.hw_qemu_guest_agent == "yes"
+    assert stored.os_command_line == CMDLINE
+    assert stored.hw_qemu_guest_agent == "yes"
 
 
 def test_enable_then_rebuild_makes_the_server_protected(

@@ -65,12 +65,13 @@ def run(coro):
 def test_defect_a_hung_send_does_not_delay_the_others(tmp_path):
     """Delivery.run awaited the whole batch: one request that never
     answered held back every later notification."""
-    released = threading.Event()
+    released, hanging = threading.Event(), threading.Event()
     sent = {}
 
     def send(body):
         uuid = body["payload"]["instance_uuid"]
         if uuid == "hung":
+            hanging.set()
             released.wait(30)
         sent[uuid] = time.monotonic()
         return delivery.accepted("ok")
@@ -79,7 +80,7 @@ def test_defect_a_hung_send_does_not_delay_the_others(tmp_path):
         bench = Bench(tmp_path, send)
         worker = asyncio.ensure_future(bench.delivery.run())
         bench.add("hung")
-        await asyncio.sleep(0.2)
+        await until(hanging.is_set)  # its send is under way, and hangs
         added = time.monotonic()
         bench.add("a", "b", "c")
         await until(lambda: {"a", "b", "c"} <= set(sent))
@@ -186,7 +187,8 @@ def test_a_cancelled_worker_leaves_hung_entries_pending(tmp_path):
         await until(lambda: bench.delivery._inflight)
         worker.cancel()
         started = time.monotonic()
-        await asyncio.gather(worker, return_exceptions=True)
+        outcome, = await asyncio.gather(worker, return_exceptions=True)
+        assert isinstance(outcome, asyncio.CancelledError), outcome
         return time.monotonic() - started, bench.store.entries()
 
     took, entries = run(main())

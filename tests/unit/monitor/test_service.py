@@ -124,9 +124,14 @@ def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
     assert recorder.bodies[0]["payload"]["instance_uuid"] == dom.UUIDString()
     second.stop()
 
-    third = start(send=recorder)  # accepted before: never sent again
-    third.wait_for(lambda: third.monitor.engine.connected)
-    assert len(recorder.bodies) == 1
+    # accepted before: never sent again, though a later death is
+    third = start(send=recorder)
+    later, = domains.create()
+    third.process_dies(later)
+    third.wait_for(lambda: len(recorder.bodies) == 2, timeout=10)
+    third.stop()
+    assert [body["payload"]["instance_uuid"] for body in recorder.bodies] \
+        == [dom.UUIDString(), later.UUIDString()]
 
 
 def test_status_endpoint_serves_status_metrics_and_health(start, domains):
