@@ -14,7 +14,6 @@ domain directly.  Each run uses a fresh server (Masakari refuses an
 identical notification for one instance within 180 s).
 """
 import collections
-import statistics
 import sys
 import tempfile
 import time
@@ -37,23 +36,6 @@ def _settle(stack, dom):
     time.sleep(25)
 
 
-def _timed(stack, dom, fault, active, fresh):
-    started = time.monotonic()
-    fault(dom)
-    state = stack.monitor.wait_for(lambda s: any(
-        e["state"] == "accepted"
-        for e in monitor_process.outbox_entries(s, dom)), timeout=120)
-    accepted = time.monotonic() - started
-    entry = monitor_process.outbox_entries(state, dom)[0]
-    status = stack_mod.wait_finished(stack.seed, entry["notification_uuid"],
-                                     timeout=180)
-    active()
-    became_active = time.monotonic() - started
-    faults.wait_for_agent(fresh(), timeout=180)
-    return {"accepted": accepted, "active": became_active,
-            "answering": time.monotonic() - started, "masakari": status}
-
-
 def real_runs(workdir, fault, runs):
     stack = nova_lab.NovaLab(workdir).start()
     out = []
@@ -61,14 +43,7 @@ def real_runs(workdir, fault, runs):
         for run in range(runs):
             server, dom = stack.server()
             _settle(stack, dom)
-            since = stack.nova_compute_log_size()
-            figures = _timed(stack, dom, fault,
-                             lambda s=server: stack.wait_active(s.id),
-                             lambda s=server: stack.domain(s.id))
-            time.sleep(QUIET)
-            final = stack.seed.admin.compute.get_server(server.id)
-            figures["final"] = final.status
-            figures["nova_compute"] = stack.nova_compute_log(since)
+            figures = stack.timed_recovery(server, dom, fault, QUIET)
             out.append(figures)
             print("real Nova run %d: %s" % (run + 1, _line(figures)),
                   flush=True)
@@ -79,14 +54,20 @@ def real_runs(workdir, fault, runs):
 
 
 def emulator_runs(workdir, fault, runs):
+    """The emulator acts at once: ACTIVE when Masakari is done."""
     stack = stack_mod.Stack(workdir).start()
     out = []
     try:
         for run in range(runs):
             dom = stack.guest()
             _settle(stack, dom)
-            figures = _timed(stack, dom, fault, lambda: None,
-                             lambda d=dom: d)
+            started, accepted, _, masakari = stack_mod.fault_until_finished(
+                stack.monitor, stack.seed, dom, fault)
+            active = time.monotonic() - started
+            faults.wait_for_agent(dom, timeout=120)
+            figures = {"accepted": accepted, "active": active,
+                       "answering": time.monotonic() - started,
+                       "masakari": masakari}
             out.append(figures)
             print("emulator run %d: %s" % (run + 1, _line(figures)),
                   flush=True)
@@ -98,7 +79,7 @@ def emulator_runs(workdir, fault, runs):
 def _line(figures):
     return "accepted %.2f s, ACTIVE %.2f s, answering %.2f s, Masakari %s%s" \
         % (figures["accepted"], figures["active"], figures["answering"],
-           figures["masakari"], ", then %s" % figures["final"]
+           figures["masakari"], ", then %s" % figures["final"][0]
            if "final" in figures else "")
 
 
@@ -125,12 +106,6 @@ def main(scenario="crash", runs=5):
     markdown = "\n\n".join(sections)
     print(markdown)
     results_mod.write("nova-" + scenario, markdown, raw)
-    for name, runs in raw.items():
-        for key in ("accepted", "active", "answering"):
-            values = [run[key] for run in runs]
-            print("%-14s %-9s p50 %.2f s  max %.2f s  (n=%d)" % (
-                name, key, statistics.median(values), max(values),
-                len(values)))
     return markdown
 
 

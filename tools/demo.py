@@ -44,14 +44,14 @@ def say(text):
     print("\n== " + text, flush=True)
 
 
-def fault_and_watch(stack, dom, fault, timeout=120, refresh=None,
-                    agent=True, server_id=None):
+def fault_and_watch(stack, dom, fault, timeout=120, agent=True,
+                    server_id=None):
     """Inject ``fault`` and print each change of the monitor's view of
     ``dom`` until Masakari has finished and the guest answers again;
-    returns the seconds that took.  ``refresh``: a fresh handle of the
-    domain (real Nova defines it again when it starts the server);
-    ``agent``: the guest has one (else: until Nova says ACTIVE);
-    ``server_id``: a real Nova server, whose status is shown too."""
+    returns the seconds that took.  ``agent``: the guest has one (else:
+    until Nova says ACTIVE); ``server_id``: the real Nova server of
+    ``dom``, whose status is shown too (and whose domain Nova defines
+    again when it starts the server)."""
     started = time.monotonic()
     fault(dom)
     # the guest answers until the fault has taken hold
@@ -87,10 +87,9 @@ def fault_and_watch(stack, dom, fault, timeout=120, refresh=None,
                     entry["notification_uuid"][:8], status))
         # ping only once Masakari is done: a hung agent blocks a ping ~5 s
         if any(line.endswith(": finished") for line in lines):
-            current = refresh() if refresh else dom
-            if (faults.ping(current, 1) if agent else
-                    stack.seed.admin.compute.get_server(
-                        current.UUIDString()).status == "ACTIVE"):
+            if (faults.ping(stack.domain(server_id) if server_id else dom, 1)
+                    if agent else stack.seed.admin.compute.get_server(
+                        server_id).status == "ACTIVE"):
                 lines.append("guest agent answers again" if agent else
                              "Nova: ACTIVE again")
         for line in lines:
@@ -170,7 +169,6 @@ def nova_demo(workdir):
         say("kill -9 of web-1's QEMU process: libvirt tells the monitor at "
             "once")
         web_total = fault_and_watch(stack, web_dom, faults.kill_qemu,
-                                    refresh=lambda: stack.domain(web.id),
                                     server_id=web.id)
         say("kernel hang in db-1 (no panic device, Nova's default: no "
             "libvirt event, QEMU runs on): its agent falls silent and its "
@@ -182,14 +180,12 @@ def nova_demo(workdir):
             "shutdown_timeout, 60 s, by default), then destroys it; then "
             "Masakari starts it" % DEMO_SHUTDOWN_TIMEOUT)
         db_total = fault_and_watch(stack, db_dom, faults.hang_kernel,
-                                   timeout=240, server_id=db.id,
-                                   refresh=lambda: stack.domain(db.id))
+                                   timeout=240, server_id=db.id)
         say("kernel hang in app-1, which has no agent at all: only the "
             "kernel heartbeat can tell")
         app_total = fault_and_watch(
             stack, app_dom, faults.hang_kernel_from_host, agent=False,
-            timeout=240, server_id=app.id,
-            refresh=lambda: stack.domain(app.id))
+            timeout=240, server_id=app.id)
         run(yaml, "instanceha", "status", "--long")
         say("recovered through real Nova: web-1 in %.1f s, db-1 in %.1f s "
             "(until the agent answers), app-1 in %.1f s (until ACTIVE): "

@@ -73,13 +73,6 @@ def wait_status(seed, server_id, status, timeout=60):
                                    interval=0.5, wait=timeout)
 
 
-def actions(seed, server_id):
-    """Nova's instance actions, oldest first (Nova lists the newest first;
-    their times have whole seconds)."""
-    return [a.action for a in reversed(list(
-        seed.admin.compute.server_actions(server_id)))]
-
-
 def test_masakari_finds_the_real_compute_service(nova_seed, segment):
     ha = nova_seed.admin.instance_ha
 
@@ -182,7 +175,7 @@ def test_stop_and_start_show_in_the_verdict(nova_cli, nova_seed, ami,
     assert started["Verdict"] == "protected"
     # Nova moves launched_at on a rebuild only: not on stop and start
     assert started_server.launched_at == launched
-    assert actions(nova_seed, server["id"]) == ["create", "stop", "start"]
+    assert nova_seed.actions(server["id"]) == ["create", "stop", "start"]
 
 
 def test_nova_backend_asks_real_nova(nova_cli, nova_seed, ami, flavor):
@@ -226,7 +219,7 @@ def test_nova_backend_asks_real_nova(nova_cli, nova_seed, ami, flavor):
                               "'compute-elsewhere'" % HOST),
         "disabled": ("rejected", "HA_Enabled is not set on the server"),
     }
-    assert actions(nova_seed, uuid) == [
+    assert nova_seed.actions(uuid) == [
         "create", "stop", "start", "stop", "start", "resetState",
         "resetState", "stop", "start", "reboot"]
 
@@ -255,7 +248,7 @@ def test_monitor_to_masakari_to_real_nova(tmp_path, nova_cloud, nova_cli,
         "StopInstanceTask", "StartInstanceTask", "ConfirmInstanceActiveTask"]
     assert nova_seed.admin.compute.get_server(server["id"]).status == \
         "ACTIVE"
-    assert actions(nova_seed, server["id"]) == ["create", "stop", "start"]
+    assert nova_seed.actions(server["id"]) == ["create", "stop", "start"]
     assert row["Last Notification"].startswith("LIFECYCLE/STOPPED_FAILED "
                                                "finished at ")
     assert row["Verdict"] == "protected"

@@ -418,6 +418,7 @@ class LocalCloud:
         d = self.workdir / "masakari"
         d.mkdir(parents=True, exist_ok=True)
         conf = d / "masakari.conf"
+        off, on = self._masakari_waits
         conf.write_text(textwrap.dedent("""\
             [DEFAULT]
             use_stderr = true
@@ -444,10 +445,8 @@ class LocalCloud:
             connection = sqlite:///{d}/masakari.db
             [taskflow]
             connection = sqlite:///{d}/taskflow.db
-            """).format(off=self._masakari_waits[0],
-                        on=self._masakari_waits[1],
-                        port=self.ports["masakari"], pw=PASSWORD,
-                        ks=self.keystone_url, region=REGION, d=d,
+            """).format(off=off, on=on, port=self.ports["masakari"],
+                        pw=PASSWORD, ks=self.keystone_url, region=REGION, d=d,
                         paste=self.venv / "etc" / "masakari" /
                         "api-paste.ini") + self._authtoken_section())
         self._run([self._bin("masakari-manage"), "--config-file", str(conf),

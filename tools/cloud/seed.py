@@ -48,7 +48,12 @@ class Seeder:
         return response.json()["server"]
 
     def actions(self, server_id):
-        """What was asked of one emulated server: os-stop, reboot HARD..."""
+        """What was asked of one server, oldest first: the emulator's
+        record (os-stop, reboot HARD...), or real Nova's instance actions
+        (create, stop, start...; Nova lists the newest first)."""
+        if self.cloud.real_nova is not None:
+            return [a.action for a in reversed(list(
+                self.admin.compute.server_actions(server_id)))]
         response = requests.get(self.cloud.emulator_url +
                                 "/_emulator/servers/" + server_id, timeout=10)
         response.raise_for_status()

@@ -20,8 +20,9 @@ from tools.lab import faults
 from tools.lab import host
 from tools.lab import lab as lab_mod
 from tools.lab import monitor_process
+from tools.lab import stack as stack_mod
 
-HOSTNAME = "lab-compute"
+HOSTNAME = stack_mod.HOSTNAME
 # What Nova's libvirt driver logs about a guest that stopped by itself or
 # whose power state it synchronises: read from nova-compute's log.
 NOVA_COMPUTE_MARKS = (
@@ -114,6 +115,29 @@ class NovaLab:
             time.sleep(0.2)
         raise TimeoutError("server %s not ACTIVE within %s s (%s, %s)" % (
             server_id, timeout, server.status, server.task_state))
+
+    def timed_recovery(self, server, dom, fault, quiet):
+        """Inject ``fault``; seconds from it until Masakari accepted the
+        monitor's notification, Nova says ACTIVE again and the guest's
+        agent answers; then, ``quiet`` seconds later (what nova-compute
+        still does), the server's status and task, Nova's instance
+        actions and nova-compute's own lines since the fault."""
+        since = self.nova_compute_log_size()
+        # a hung guest: Nova's stop shuts it down gracefully first, for
+        # its shutdown_timeout (60 s), then destroys it
+        started, accepted, entry, masakari = stack_mod.fault_until_finished(
+            self.monitor, self.seed, dom, fault)
+        self.wait_active(server.id)
+        active = time.monotonic() - started
+        faults.wait_for_agent(self.domain(server.id), timeout=120)
+        answering = time.monotonic() - started
+        time.sleep(quiet)
+        final = self.seed.admin.compute.get_server(server.id)
+        return {"accepted": accepted, "active": active,
+                "answering": answering, "masakari": masakari,
+                "entry": entry, "final": (final.status, final.task_state),
+                "actions": self.seed.actions(server.id),
+                "nova_compute": self.nova_compute_log(since)}
 
     def nova_compute_log(self, since=0):
         """nova-compute's log lines that say what it did on its own

@@ -35,6 +35,24 @@ def wait_finished(seed, notification_uuid, timeout=90):
                          % (notification_uuid, timeout))
 
 
+def fault_until_finished(monitor, seed, dom, fault, accepted_within=90,
+                         finished_within=300):
+    """Inject ``fault`` into ``dom`` and wait until the monitor's
+    notification is accepted and Masakari is done with it: (the fault's
+    monotonic time, seconds to accepted, the outbox entry, Masakari's
+    final status)."""
+    started = time.monotonic()
+    fault(dom)
+    state = monitor.wait_for(lambda s: any(
+        e["state"] == "accepted"
+        for e in monitor_process.outbox_entries(s, dom)),
+        timeout=accepted_within)
+    accepted = time.monotonic() - started
+    entry, = monitor_process.outbox_entries(state, dom)
+    return started, accepted, entry, wait_finished(
+        seed, entry["notification_uuid"], timeout=finished_within)
+
+
 class Stack:
     def __init__(self, workdir, log=print, monitor_options=""):
         self.workdir = workdir
