@@ -245,12 +245,15 @@ class Engine:
                       last_agent_event_at=notification.iso(now))
         if g.boot is None:
             return
-        g.agent = gm.AGENT[signal]
+        known, g.agent = g.agent, gm.AGENT[signal]
         if signal != gm.AGENT_RESET:
             g.channel = True
-            # only a running guest kernel opens or closes the port
-            self._reset_liveness(g, out, "the agent port was %s" % (
-                "opened" if o.connected else "closed by the guest"))
+            # only a running guest kernel opens or closes the port; an
+            # event that repeats the known state is libvirt's, not the
+            # guest's (libvirtd sends one when it reconnects to a domain)
+            if g.agent != known:
+                self._reset_liveness(g, out, "the agent port was %s" % (
+                    "opened" if o.connected else "closed by the guest"))
         self._update_watch(g, out)
         self._check_storm(now, out)
 

@@ -122,7 +122,8 @@ def test_defect_a_hang_is_found_across_a_libvirtd_restart(lab, seed,
     state = fast_monitor.wait_for(lambda s: s["libvirt"]["connected"])
     # counted on from where it was (a reset would read 0 or 1 here)
     assert outbox_entries(state, dom) or \
-        domain_view(state, dom)["heartbeat_failures"] >= before
+        domain_view(state, dom)["heartbeat_failures"] >= before, \
+        "%r" % (domain_view(state, dom),)
     state = fast_monitor.wait_for(lambda s: outbox_entries(s, dom),
                                   timeout=60)
     time.sleep(3 * INTERVAL)

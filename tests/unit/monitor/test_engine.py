@@ -379,6 +379,19 @@ def test_agent_reconnecting_clears_failures():
     assert keys(host.beats(2)) == []
 
 
+def test_defect_libvirtds_agent_event_at_reconnect_keeps_the_count():
+    """libvirtd, restarted during a hang, sends AGENT_CONNECTED for the
+    port the guest opened long before: it reset the count (seen in the
+    lab), so a hang was counted from zero after every restart."""
+    host = running_host()
+    host.beats(2)
+    host(obs.Disconnected("eof"))
+    host.connect(listed())
+    host(obs.AgentLifecycle("vm", "i-vm", True))
+    assert host.guest().failures == 2
+    assert len(keys(host.beats(1))) == 1
+
+
 def test_a_ping_answer_proves_the_agent_connected():
     """An AGENT connected event missed while libvirt was away."""
     host = running_host(agent=False)
