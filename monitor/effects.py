@@ -35,6 +35,8 @@ class Enqueue:
     key: str
     body: dict
     hold: float = 0.0
+    uuid: str = ""  # the instance, and the boot the incident belongs to
+    boot: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +44,26 @@ class Release:
     key: str
 
 
-DURABLE = (PutBoot, DropBoot, PutBudget, Enqueue, Release)
+@dataclasses.dataclass(frozen=True)
+class Withdraw:
+    """Pending notifications of ``uuid`` that no longer hold, never to be
+    sent: the one with ``key``, or (``key`` None) every one of a boot
+    before ``before_boot``.  Kept in history with ``reason``."""
+    uuid: str
+    reason: str
+    key: str | None = None
+    before_boot: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ShiftTimes:
+    """The wall clock stepped by ``delta`` s: the outbox's times move
+    with it, so a retry is due as long after the step as before."""
+    delta: float
+
+
+DURABLE = (PutBoot, DropBoot, PutBudget, Enqueue, Release, Withdraw,
+           ShiftTimes)
 
 
 # -- after the commit ------------------------------------------------------
@@ -63,6 +84,11 @@ class Capture:
     name: str
     key: str
     facts: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadNova:
+    """Read this host's servers from Nova now (a verdict waits on it)."""
 
 
 @dataclasses.dataclass(frozen=True)

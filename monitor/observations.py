@@ -6,6 +6,7 @@ forensics capture and an operator's word.  No handles, no callbacks: an
 observation can be written down in a test table.
 """
 import dataclasses
+import typing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,21 +90,81 @@ class Heartbeat:
     kernel_stamp: float | None = None
 
 
+class DomainStats(typing.NamedTuple):
+    """One domain in a bulk statistics call.  ``stamp``: the balloon's
+    ``last-update`` (QEMU's host-clock time of the guest kernel's last
+    answer; None when it reports none); ``cpu_ns``: vCPU time used so far
+    (``cpu.time``); ``state``/``reason``: libvirt's virDomainState and
+    its reason (None when not read); ``busy``: libvirt skipped the stats
+    that need the domain's job (another job holds it, or QEMU's monitor
+    does not answer), so ``stamp`` says nothing of the guest."""
+    uuid: str
+    stamp: float | None = None
+    cpu_ns: int | None = None
+    state: int | None = None
+    reason: int | None = None
+    busy: bool = False
+
+
 @dataclasses.dataclass(frozen=True)
 class GuestStats:
-    """One bulk statistics call: per running domain, the balloon's
-    ``last-update`` (QEMU's host-clock time of the guest kernel's last
-    answer; None when it reports none) and the vCPU time used so far
-    (``cpu.time``, ns; None when unknown)."""
-    stats: tuple  # ((uuid, stamp or None, cpu_ns or None), ...)
+    """One bulk statistics call that answered, ``DomainStats`` (or plain
+    tuples in its field order) per running domain; ``took``: seconds the
+    call took."""
+    stats: tuple
+    took: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
-class HaEnabled:
-    """Nova's HA_Enabled servers on this host; ``uuids`` None when Nova
-    could not be read (then every guest counts)."""
-    uuids: frozenset | None
+class StatsFailed:
+    """The bulk statistics call failed or has not answered within its
+    deadline (``timed_out``): libvirt or QEMU is stuck, which says
+    nothing of any guest's kernel."""
+    reason: str
+    timed_out: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class HostSample:
+    """One look at the host itself (``host_probe``), so a stalled host is
+    told from a hung guest.  ``pressure``: Linux PSI averages over 10 s,
+    ``(("cpu", "some", 12.5), ("memory", "full", 0.0), ...)`` (empty when
+    the kernel has none); ``loop_lag``: the longest time the monitor's
+    own event loop ran late since the last sample, s; ``stopped``: UUIDs
+    whose QEMU process or one of its threads is stopped (SIGSTOP, a
+    frozen cgroup); ``blocked``: UUIDs whose QEMU has a thread in
+    uninterruptible sleep (D) in this sample and the previous one;
+    ``qemu_read``: False when QEMU processes cannot be seen (a remote
+    libvirt), so ``stopped``/``blocked`` say nothing."""
+    pressure: tuple = ()
+    loop_lag: float = 0.0
+    stopped: frozenset = frozenset()
+    blocked: frozenset = frozenset()
+    qemu_read: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """What Nova says of one server on this host."""
+    uuid: str
+    ha_enabled: bool
+    vm_state: str | None = None
+    task_state: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NovaServers:
+    """One reading of this host's servers from Nova; ``servers`` None
+    when Nova could not be read (``error`` says why)."""
+    servers: tuple | None
     error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ClockStepped:
+    """The wall clock jumped by ``delta`` seconds (against the monotonic
+    clock): every wall-clock time the monitor holds moves with it."""
+    delta: float
 
 
 @dataclasses.dataclass(frozen=True)
