@@ -55,6 +55,16 @@ class Budget:
         self.recoveries.pop(uuid, None)
         return found
 
+    def shift(self, delta):
+        """The wall clock stepped: every time moves with it (a window
+        keeps its length); the changed budgets, for the store."""
+        for uuid, times in self.recoveries.items():
+            self.recoveries[uuid] = [t + delta for t in times]
+        for uuid in self.quarantined:
+            self.quarantined[uuid] += delta
+        return [self.record(uuid) for uuid in
+                sorted(set(self.recoveries) | set(self.quarantined))]
+
     def record(self, uuid):
         return effects.PutBudget(uuid, tuple(self.recoveries.get(uuid, ())),
                                  self.quarantined.get(uuid))

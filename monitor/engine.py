@@ -10,6 +10,14 @@ as a table with the time given.  Its durable state (boots, budgets) is
 handed back by the store at start (``Restored``) and kept by the store
 from the effects.
 
+Before any guest is judged, the host is: a stalled host (``stall``), a
+stopped or busy QEMU, a migration or a Nova operation excuses the guest,
+and when the excuse ends the guest is judged only on evidence gathered
+afterwards.  A hang verdict waits for a fresh reading of Nova's task
+state (``ReadNova``) where Nova is there to ask.  A pending notification
+that no longer holds (the guest answered again, the domain runs again on
+a newer boot) is withdrawn, never sent.
+
 Incident identity: each time a domain is seen starting, it gets a new boot
 number (``next_boot``, never reused).  A death is notified once per boot;
 a hang once per hang incident of a boot.  The boot is kept while the
@@ -21,21 +29,40 @@ a new one.
 import dataclasses
 import logging
 
+import libvirt
+
 from monitor import budget as budget_mod
 from monitor import effects as fx
 from monitor import events
 from monitor import guest as gm
 from monitor import notification
 from monitor import observations as obs
+from monitor import stall as stall_mod
 from monitor import storm as storm_mod
 
+LV = libvirt
 LOG_WARNING, LOG_INFO, LOG_ERROR = (logging.WARNING, logging.INFO,
                                     logging.ERROR)
 RECORD_ONLY, QUARANTINE, HOLD = "record only", "quarantine", "hold"
 KERNEL_HEARTBEAT_OFF = "unknown: the kernel heartbeat is turned off"
 # labels of the decisions metric
 DECISIONS = ("notify", "record", "duplicate", "quarantine", "hold", "warn",
-             "storm-begin", "storm-end")
+             "storm-begin", "storm-end", "stall-begin", "stall-end",
+             "confirm", "excused", "withdraw")
+POSTCOPY_REASONS = {getattr(LV, name) for name in (
+    "VIR_DOMAIN_RUNNING_POSTCOPY", "VIR_DOMAIN_RUNNING_POSTCOPY_FAILED")
+    if hasattr(LV, name)}
+# an excuse whose end leaves the evidence as it was: the monitor was
+# blind, the guest was not impaired
+BLIND = "libvirt connection down"
+INCOMING = "incoming live migration, not resumed here yet"
+POSTCOPY = "post-copy live migration"
+BUSY = "QEMU busy: libvirt skipped its statistics (a job holds the " \
+    "domain, or QEMU's monitor does not answer)"
+QEMU_STOPPED = "QEMU process stopped (SIGSTOP or a frozen cgroup)"
+QEMU_BLOCKED = "QEMU blocked in uninterruptible sleep (storage or host)"
+IO_STORM = "I/O errors reported on %d guests within %.0f s: suspect the " \
+    "storage, not the guests"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,10 +72,20 @@ class Settings:
     timeout: float = 2.0
     threshold: int = 3
     reboot_grace: float = 60.0
+    boot_allowance: float = 240.0
     max_recoveries: int = 3
     recovery_window: float = 3600.0
     storm_fraction: float = 0.5
-    storm_min_guests: int = 4
+    storm_min_guests: int = 2
+    # host stall thresholds: PSI avg10 in %, 0 turns a rule off; seconds
+    stall_memory_full: float = 10.0
+    stall_io_full: float = 30.0
+    stall_cpu_some: float = 0.0
+    stall_loop_lag: float = 2.0
+    io_error_settle: float = 10.0
+    # read Nova's task state before a hang is acted on (a cloud is there)
+    nova_guard: bool = False
+    ha_enabled_only: bool = False
     forward_ignored: bool = False
     forensics: bool = True
     forensics_hold: float = 10.0
@@ -82,6 +119,7 @@ class Engine:
                                           settings.storm_min_guests)
         self.next_boot = restored.next_boot
         self.guests = {}
+        self.view_host = {}
         for uuid, (name, boot) in restored.boots.items():
             self.guests[uuid] = gm.Guest(
                 uuid, name, boot=boot, power=gm.RUNNING,
@@ -92,6 +130,13 @@ class Engine:
                         "last_error": None}
         self.included = None  # HA_Enabled servers; None: every guest
         self.ha_error = None
+        self.nova_read_at = None  # the last reading of Nova, answered
+        self.nova_asked = False  # a reading is asked for and not yet in
+        self.facts = stall_mod.Facts()
+        self.stall = None  # why the host is stalled, while it is
+        self.stall_since = None
+        self.io_errors = {}  # uuid -> time of its last I/O error report
+        self.settling = {}  # I/O error key -> end of its settle time
         self._handlers = {
             obs.Connected: self._connected,
             obs.Disconnected: self._disconnected,
@@ -102,7 +147,10 @@ class Engine:
             obs.IoError: self._io_error,
             obs.Heartbeat: self._heartbeat,
             obs.GuestStats: self._stats,
-            obs.HaEnabled: self._ha_enabled,
+            obs.StatsFailed: self._stats_failed,
+            obs.HostSample: self._host_sample,
+            obs.NovaServers: self._nova_servers,
+            obs.ClockStepped: self._clock_stepped,
             obs.Captured: self._captured,
             obs.ClearQuarantine: self._clear_quarantine,
             obs.Reconfigured: self._reconfigured,
@@ -174,44 +222,106 @@ class Engine:
         power, action = gm.LIFECYCLE.get(o.event, (None, gm.KEEP))
         classified = events.classify_lifecycle(o.event, o.detail)
         out.append(fx.Count("events", classified.name))
-        if action == gm.FORGET:
+        g = self.guests.get(o.uuid)
+        if action == gm.UNDEFINE and (g is None or g.boot is None):
             self._forget(o.uuid, out)
             return
         g = self._guest(o.uuid, o.name)
         g.view.update(last_event=classified.name,
                       last_event_at=notification.iso(now))
+        if action in (gm.UNDEFINE, gm.DEFINE):  # the same QEMU, same boot
+            g.transient = action == gm.UNDEFINE
+            g.view["transient"] = g.transient or None
+            return
         same_process = (g.boot is not None and g.power in gm.ACTIVE and
                         g.boot.dom_id == o.dom_id)
         if (action == gm.BEGIN and not same_process) or (
                 g.boot is None and power in gm.ACTIVE):
             self._begin_boot(g, o.dom_id, out)
+        self._migration_event(g, o.event, o.detail)
         if power is not None:
             if power != g.power:  # e.g. resumed: its kernel starts again
                 g.kernel_baseline = now
             g.power = power
             g.view["state"] = power
-        self._record_event(g, classified, now, out)
+        aborted = g.boot is not None and g.boot.incoming and \
+            classified.masakari is not None
+        if aborted:  # the instance runs on, on the source host
+            self._decided(g, "record", RECORD_ONLY, "%s, but an incoming "
+                          "live migration was aborted: the instance runs "
+                          "on the source host" % classified.why, out)
+        else:
+            self._record_event(g, classified, now, out)
         if action == gm.END and g.boot is not None:
             self._end_boot(g, out)
+        if action == gm.END and g.transient:  # a transient domain is gone
+            self._forget(g.uuid, out)
+            return
+        if g.boot is not None:  # e.g. resumed: judged from now on
+            self._check_excuse(g, now)
         self._update_watch(g, out)
         if action in (gm.BEGIN, gm.END) or power is not None:
             self._check_storm(now, out)
 
+    @staticmethod
+    def _migration_event(g, event, detail):
+        """An incoming migration begins with STARTED/MIGRATED and ends
+        here with RESUMED/MIGRATED (or RESUMED/POSTCOPY, from when the
+        guest runs on this host); until then a QEMU that stops is the
+        destination of an aborted migration."""
+        if g.boot is None:
+            return
+        if event == LV.VIR_DOMAIN_EVENT_STARTED and \
+                detail == LV.VIR_DOMAIN_EVENT_STARTED_MIGRATED:
+            g.boot.incoming, g.migration = True, INCOMING
+        elif event == LV.VIR_DOMAIN_EVENT_RESUMED and detail in (
+                LV.VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
+                LV.VIR_DOMAIN_EVENT_RESUMED_POSTCOPY):
+            g.boot.incoming = False
+            g.migration = POSTCOPY if \
+                detail == LV.VIR_DOMAIN_EVENT_RESUMED_POSTCOPY else None
+
     def _io_error(self, o, now, out):
+        """An I/O error reported to the guest is recovered after a settle
+        time, unless the host is stalled or more guests report one within
+        it: storage failing for many guests is the host's problem."""
         classified = events.classify_io_error(o.action)
         out.append(fx.Count("events", classified.name))
         g = self._guest(o.uuid, o.name)
         g.view.update(last_event=classified.name,
                       last_event_at=notification.iso(now))
-        self._record_event(g, classified, now, out)
+        if classified.masakari is None:
+            self._record_event(g, classified, now, out)
+            return
+        settle = self.settings.io_error_settle
+        self.io_errors = {u: t for u, t in self.io_errors.items()
+                          if now - t <= settle}
+        self.io_errors[g.uuid] = now
+        host_wide = None
+        if len(self.io_errors) >= max(2, self.settings.storm_min_guests):
+            host_wide = IO_STORM % (len(self.io_errors), settle)
+        elif self.stall or self.storm.active:
+            host_wide = "host-wide: %s" % (self.stall or self.storm.reason)
+        if host_wide is None:
+            self._record_event(g, classified, now, out, settle=settle)
+            return
+        self._decided(g, "hold", HOLD, "%s; held: %s" % (
+            classified.why, host_wide), out)
+        for uuid in self.io_errors:  # withdraw those still settling
+            other = self.guests.get(uuid)
+            if other is not None and other.boot is not None:
+                out.append(fx.Withdraw(uuid, host_wide, key=(
+                    notification.death_key(uuid, other.boot.seq,
+                                           classified.masakari))))
 
-    def _record_event(self, g, classified, now, out):
+    def _record_event(self, g, classified, now, out, settle=0.0):
         payload = events.payload_for(classified,
                                      self.settings.forward_ignored)
         if payload is None:
             self._decided(g, "record", RECORD_ONLY, classified.why, out)
         elif classified.masakari:
-            self._recover(g, payload, classified.why, now, out)
+            self._recover(g, payload, classified.why, now, out,
+                          settle=settle)
         else:  # forwarded on request: every one is its own notification
             key = notification.forwarded_key(
                 g.uuid, g.boot.seq if g.boot else None, payload, now)
@@ -265,7 +375,12 @@ class Engine:
         if g.boot is None:
             return
         g.grace_until = now + self.settings.reboot_grace
-        g.kernel_stamp, g.kernel_unchanged = None, 0  # a new kernel
+        # QEMU keeps the old kernel's stamp across the reset: the new
+        # kernel counts as answering from its first stamp of its own, and
+        # is judged without one only after the boot allowance
+        g.reset_stamp = g.kernel_stamp
+        g.allowance_until = now + self.settings.boot_allowance
+        g.kernel_unchanged = 0
         g.kernel_baseline = g.grace_until
         self._reset_liveness(g, out, "the guest rebooted")
         self._check_storm(now, out)
@@ -275,6 +390,7 @@ class Engine:
         g = self.guests.get(o.uuid)
         if g is None or g.boot is None:
             return
+        self._check_excuse(g, now)
         if o.ok:
             g.last_ok = now
             g.agent, g.channel = gm.AGENT[gm.ANSWERED], True
@@ -295,20 +411,40 @@ class Engine:
         self._liveness(g, now, out)
 
     def _stats(self, o, now, out):
-        for uuid, stamp, cpu_ns in o.stats:
-            g = self.guests.get(uuid)
+        stuck = self.facts.stats_stuck
+        self.facts = dataclasses.replace(self.facts, stats_stuck=None)
+        for entry in o.stats:
+            d = entry if isinstance(entry, obs.DomainStats) else \
+                obs.DomainStats(*entry)
+            g = self.guests.get(d.uuid)
             if g is None or g.boot is None:
                 continue
-            if cpu_ns is not None and g.cpu_ns is not None and \
+            if d.cpu_ns is not None and g.cpu_ns is not None and \
                     g.cpu_at is not None and now > g.cpu_at:
-                g.cpu_used = (max(0, cpu_ns - g.cpu_ns) / 1e9,
+                g.cpu_used = (max(0, d.cpu_ns - g.cpu_ns) / 1e9,
                               now - g.cpu_at)
-            g.cpu_ns, g.cpu_at = cpu_ns, now
-            g.kernel_read_at = now
-            self._see_stamp(g, stamp, now, polled=True)
+            g.cpu_ns, g.cpu_at = d.cpu_ns, now
+            self._stats_state(g, d)
+            if not d.busy:  # a skipped reading says nothing of the kernel
+                g.kernel_read_at = now
+                self._see_stamp(g, d.stamp, now, polled=True)
+        if stuck:
+            self._judge_host(now, out)
+        for entry in o.stats:
+            g = self.guests.get(entry[0])
+            if g is None or g.boot is None:
+                continue
             if self._excuse(g, now):  # silence counts only from now
                 g.kernel_unchanged, g.kernel_baseline = 0, now
             self._liveness(g, now, out)
+
+    @staticmethod
+    def _stats_state(g, d):
+        g.busy = BUSY if d.busy else None
+        if d.state == LV.VIR_DOMAIN_RUNNING and d.reason in POSTCOPY_REASONS:
+            g.migration = POSTCOPY
+        elif g.migration == POSTCOPY and d.state is not None:
+            g.migration = None  # the post-copy phase is over
 
     @staticmethod
     def _see_stamp(g, stamp, now, polled):
@@ -319,8 +455,62 @@ class Engine:
             return
         if stamp != g.kernel_stamp:
             g.kernel_stamp, g.kernel_unchanged = stamp, 0
+            g.reset_stamp = None  # the kernel of this run answers
         elif polled:
             g.kernel_unchanged += 1
+
+    def _stats_failed(self, o, now, out):
+        if o.timed_out:
+            self.facts = dataclasses.replace(
+                self.facts, stats_stuck="libvirt's statistics call did "
+                "not answer in time (%s)" % o.reason)
+            self._judge_host(now, out)
+
+    # -- the host -------------------------------------------------------------
+    def _host_sample(self, o, now, out):
+        impaired = 0
+        for g in self.guests.values():
+            qemu = None
+            if o.qemu_read and g.uuid in o.stopped:
+                qemu = QEMU_STOPPED
+            elif o.qemu_read and g.uuid in o.blocked:
+                qemu = QEMU_BLOCKED
+            g.qemu = qemu if g.active else None
+            impaired += g.qemu is not None
+        self.facts = dataclasses.replace(
+            self.facts, pressure=o.pressure, loop_lag=o.loop_lag,
+            qemu_impaired=impaired,
+            running=sum(g.active and g.boot is not None
+                        for g in self.guests.values()))
+        self.view_host = {"pressure": {"%s %s" % (r, k): v
+                                       for r, k, v in o.pressure},
+                          "loop_lag_seconds": round(o.loop_lag, 3),
+                          "qemu_processes_read": o.qemu_read}
+        self._judge_host(now, out)
+        for g in self.guests.values():
+            if g.boot is not None:
+                self._check_excuse(g, now)
+
+    def _judge_host(self, now, out):
+        stall = stall_mod.judge(self.facts, self.settings)
+        if stall == self.stall:
+            return
+        began = self.stall is None
+        self.stall = stall
+        if stall is not None and began:
+            self.stall_since = now
+            out.append(fx.Count("decisions", "stall-begin"))
+            out.append(fx.Log(LOG_ERROR, "Host stalled: %s; no guest is "
+                              "judged until it ends" % stall))
+        elif stall is None:
+            out.append(fx.Count("decisions", "stall-end"))
+            out.append(fx.Log(LOG_WARNING, "Host stall over after %.0f s; "
+                              "every guest is judged on evidence from now "
+                              "on" % (now - self.stall_since)))
+            self.stall_since = None
+        for g in self.guests.values():  # the excuse begins or ends now
+            if g.boot is not None:
+                self._check_excuse(g, now)
 
     def _signals(self, g, now):
         s = self.settings
@@ -330,14 +520,20 @@ class Engine:
         return gm.agent_signal(g, s.threshold), kernel
 
     def _liveness(self, g, now, out):
-        if self._excuse(g, now):
+        if self._check_excuse(g, now):
             return  # nothing counts while excused; the state stays
+        if g.liveness == gm.CONFIRMING and \
+                now - g.confirming_since > self._confirm_timeout():
+            self._confirmed(g, now, out, "Nova did not answer within "
+                            "%.0f s: the verdict stands" % (
+                                self._confirm_timeout()))
+            return
         agent, (kernel, kernel_detail) = self._signals(g, now)
         verdict = self.verdicts[(agent, kernel)]
         before = g.liveness
         g.liveness, action = gm.LIVENESS[(before, verdict)]
         if action == gm.DECLARE:
-            self._declare(g, agent, kernel, kernel_detail, now, out)
+            self._verdict(g, agent, kernel, kernel_detail, now, out)
         elif action == gm.WARN:
             why = "%d consecutive heartbeats failed, but the guest kernel " \
                   "is %s: the agent is unresponsive, the guest is not " \
@@ -350,20 +546,61 @@ class Engine:
         if g.liveness != before:
             self._check_storm(now, out)
 
-    def _declare(self, g, agent, kernel, kernel_detail, now, out):
+    def _verdict(self, g, agent, kernel, kernel_detail, now, out):
+        """A hang: held in a storm (this guest counted), confirmed with
+        Nova when its reading is older than an interval, else declared."""
+        self._check_storm(now, out)
+        if self.storm.active:
+            g.liveness = gm.HELD
+            self._decided(g, "hold", HOLD, self._hang_reason(
+                g, agent, kernel, kernel_detail) + "; held: host-wide "
+                "storm", out)
+            return
+        if self.settings.nova_guard and (
+                self.nova_read_at is None or
+                now - self.nova_read_at > self.settings.interval):
+            g.liveness, g.confirming_since = gm.CONFIRMING, now
+            self._decided(g, "confirm", "asking Nova", self._hang_reason(
+                g, agent, kernel, kernel_detail) + "; asking Nova whether "
+                "an operation of its own is under way", out)
+            if not self.nova_asked:
+                self.nova_asked = True
+                out.append(fx.ReadNova())
+            return
+        self._declare(g, now, out)
+
+    def _hang_reason(self, g, agent, kernel, kernel_detail):
         if agent == gm.A_SILENT:
             reason = "%d consecutive heartbeats failed (last: %s)" % (
                 g.failures, g.last_error)
             if kernel == gm.K_SILENT:
                 reason += "; guest kernel %s" % kernel_detail
-        else:
-            reason = "guest kernel %s (agent: %s)" % (kernel_detail, g.agent)
-        if self.storm.active:
-            g.liveness = gm.HELD
-            self._decided(g, "hold", HOLD, reason + "; held: host-wide storm",
-                          out)
-            return
+            return reason
+        return "guest kernel %s (agent: %s)" % (kernel_detail, g.agent)
+
+    def _declare(self, g, now, out, note=None):
+        agent, (kernel, kernel_detail) = self._signals(g, now)
+        reason = self._hang_reason(g, agent, kernel, kernel_detail)
+        if note:
+            reason += "; " + note
+        g.liveness, g.confirming_since = gm.DECLARED, None
         self._recover(g, notification.HUNG, reason, now, out, hang=True)
+
+    def _confirmed(self, g, now, out, note=None):
+        """Nova answered (or could not be asked) for a confirming guest."""
+        why = self._excuse(g, now)
+        if why is None:
+            self._declare(g, now, out, note)
+            return
+        g.liveness, g.confirming_since = gm.HEALTHY, None
+        self._decided(g, "excused", "no recovery", "hang found, but %s" %
+                      why, out)
+        out.append(fx.Log(LOG_WARNING, "%s (%s): hang found, not recovered:"
+                          " %s" % (g.name, g.uuid, why)))
+        self._check_excuse(g, now)
+
+    def _confirm_timeout(self):
+        return 2 * self.settings.interval + 60.0
 
     def _answering_again(self, g, out, why):
         out.append(fx.Log(LOG_INFO, "%s (%s): %s" % (g.name, g.uuid, why)))
@@ -372,15 +609,35 @@ class Engine:
             g.boot.hang_open = False
             out.append(fx.PutBoot(g.uuid, g.name,
                                   dataclasses.replace(g.boot)))
+            out.append(fx.Withdraw(g.uuid, "the guest answered again (%s) "
+                                   "before the hang was delivered" % why,
+                                   key=notification.hang_key(
+                                       g.uuid, g.boot.seq, g.boot.hangs)))
 
     def _reset_liveness(self, g, out, why):
-        if g.liveness in (gm.DECLARED, gm.HELD, gm.WARNED):
+        if g.liveness in (gm.DECLARED, gm.HELD, gm.WARNED, gm.CONFIRMING):
             self._answering_again(g, out, why)
         g.liveness, g.failures, g.silent_since = gm.HEALTHY, 0, None
+        g.confirming_since = None
 
     def _excuse(self, g, now):
         included = self.included is None or g.uuid in self.included
-        return gm.excuse(g, now, self.connected, included)
+        return gm.excuse(g, now, self.connected, included, self.stall)
+
+    def _check_excuse(self, g, now):
+        """The guest's excuse now; when one that impaired the guest (not
+        the monitor's blindness) has just ended, the guest is judged on
+        evidence from now on only: what it did before or during the
+        excuse (a stall, a stopped QEMU, a Nova operation) is no
+        evidence of a hang."""
+        why = self._excuse(g, now)
+        ended, g.excused = g.excused, why
+        if why is None and ended is not None and ended != BLIND:
+            g.failures, g.silent_since = 0, None
+            g.kernel_unchanged, g.kernel_baseline = 0, now
+            if g.liveness in (gm.SUSPECT, gm.WARNED, gm.HELD):
+                g.liveness = gm.HEALTHY
+        return why
 
     # -- storm guard ----------------------------------------------------------
     def _check_storm(self, now, out):
@@ -389,31 +646,34 @@ class Engine:
             if g.boot is None or self._excuse(g, now):
                 continue
             agent, (kernel, _) = self._signals(g, now)
-            if self.verdicts[(agent, kernel)] == gm.UNMONITORED:
+            verdict = self.verdicts[(agent, kernel)]
+            if verdict == gm.UNMONITORED:
                 continue
             monitored += 1
-            failing += g.liveness in gm.FAILING_STATES
+            # the signals as they are now, not as this guest's last
+            # evaluation left them: guests that froze together are
+            # counted together, whatever order they are looked at in
+            failing += g.liveness in gm.FAILING_STATES or verdict != gm.FINE
         change = self.storm.update(monitored, failing)
         if change == "begin":
             out.append(fx.Count("decisions", "storm-begin"))
             out.append(fx.Log(LOG_ERROR, "Storm guard: %s" %
                               self.storm.reason))
         elif change == "end":
+            # a held guest is judged again on what it does from now on:
+            # the evidence it gathered during the storm is the storm's
             out.append(fx.Count("decisions", "storm-end"))
-            out.append(fx.Log(LOG_WARNING, "Storm guard: %s" %
+            out.append(fx.Log(LOG_WARNING, "Storm guard: %s; held guests "
+                              "are judged again from now on" %
                               self.storm.last_end))
-            for g in list(self.guests.values()):
-                if g.liveness != gm.HELD:
-                    continue
-                agent, (kernel, detail) = self._signals(g, now)
-                if self.verdicts[(agent, kernel)] == gm.HANG:
-                    g.liveness = gm.DECLARED
-                    self._declare(g, agent, kernel, detail, now, out)
-                else:
-                    g.liveness = gm.HEALTHY
+            for g in self.guests.values():
+                if g.liveness == gm.HELD:
+                    g.liveness, g.failures, g.silent_since = \
+                        gm.HEALTHY, 0, None
+                    g.kernel_unchanged, g.kernel_baseline = 0, now
 
     # -- recoveries -----------------------------------------------------------
-    def _recover(self, g, payload, why, now, out, hang=False):
+    def _recover(self, g, payload, why, now, out, hang=False, settle=0.0):
         name = notification.payload_name(payload)
         if g.boot is None:
             self._decided(g, "duplicate", RECORD_ONLY, why + "; no running "
@@ -441,13 +701,17 @@ class Engine:
         out.append(fx.PutBoot(g.uuid, g.name, dataclasses.replace(g.boot)))
         hold = self.settings.forensics_hold if (
             hang and self.settings.forensics) else 0.0
+        if settle:
+            self.settling[key] = now + settle
+            hold = max(hold, settle)
         self._enqueue(g, key, payload, why, now, out, hold=hold)
 
     def _enqueue(self, g, key, payload, why, now, out, recovery=True,
                  hold=0.0):
         body = notification.body(self.settings.hostname, g.uuid, payload,
                                  now)
-        out.append(fx.Enqueue(key, body, hold))
+        out.append(fx.Enqueue(key, body, hold, g.uuid,
+                              g.boot.seq if g.boot else None))
         decision = "notify " + notification.payload_name(payload)
         if recovery and self.settings.forensics:
             out.append(fx.Capture(g.uuid, g.name, key, {
@@ -480,6 +744,13 @@ class Engine:
     def _begin_boot(self, g, dom_id, out):
         g.boot = gm.Boot(self.next_boot, dom_id, self.host_boot)
         self.next_boot += 1
+        # a death or hang of an earlier boot not sent yet is moot now;
+        # also after the domain was forgotten (Nova's power-on undefines
+        # and defines it again), so whatever the engine still knows
+        out.append(fx.Withdraw(g.uuid, "the domain runs again on a newer "
+                               "boot", before_boot=g.boot.seq))
+        g.qemu = g.busy = g.migration = None
+        g.reset_stamp, g.excused = None, None
         g.channel, g.agent = None, gm.AGENT[gm.BOOT_BEGAN]
         g.liveness, g.failures, g.last_ok, g.excuse = gm.HEALTHY, 0, None, \
             None
@@ -516,17 +787,60 @@ class Engine:
             out.append(fx.Watch(g.uuid) if want else fx.Unwatch(g.uuid))
 
     # -- the rest -------------------------------------------------------------
-    def _ha_enabled(self, o, now, out):
-        self.included, self.ha_error = o.uuids, o.error
+    def _nova_servers(self, o, now, out):
+        """Nova's reading of this host's servers: HA_Enabled (when only
+        those are watched) and the operations under way, which excuse a
+        guest.  Unreadable: no excuse from Nova, every guest watched."""
+        self.nova_asked, self.ha_error = False, o.error
+        servers = {s.uuid: s for s in o.servers or ()}
+        if o.servers is not None:
+            self.nova_read_at = now
+        if self.settings.ha_enabled_only:
+            self.included = None if o.servers is None else frozenset(
+                uuid for uuid, s in servers.items() if s.ha_enabled)
         for g in self.guests.values():
+            server = servers.get(g.uuid)
+            g.nova = gm.nova_excuse(server) if server else None
             self._update_watch(g, out)
+        for g in list(self.guests.values()):
+            if g.liveness == gm.CONFIRMING:
+                self._confirmed(g, now, out, None if o.servers is not None
+                                else "Nova could not be read (%s): the "
+                                "verdict stands" % o.error)
+            elif g.boot is not None:
+                self._check_excuse(g, now)
         self._check_storm(now, out)
 
     def _captured(self, o, now, out):
         g = self.guests.get(o.uuid)
         if o.directory is not None and g is not None:
             g.view["last_forensics"] = o.directory
+        if now < self.settling.pop(o.key, now):
+            return  # an I/O error waits out its settle time all the same
         out.append(fx.Release(o.key))
+
+    def _clock_stepped(self, o, now, out):
+        """Every wall-clock time held moves with the clock, so durations
+        (grace, windows, budgets, retries) keep their length."""
+        d = o.delta
+        for g in self.guests.values():
+            for name in ("last_ok", "silent_since", "kernel_read_at",
+                         "cpu_at", "kernel_stamp", "reset_stamp",
+                         "confirming_since"):
+                if getattr(g, name) is not None:
+                    setattr(g, name, getattr(g, name) + d)
+            g.grace_until += d
+            g.allowance_until += d
+            g.kernel_baseline += d
+        for name in ("nova_read_at", "stall_since"):
+            if getattr(self, name) is not None:
+                setattr(self, name, getattr(self, name) + d)
+        self.io_errors = {u: t + d for u, t in self.io_errors.items()}
+        self.settling = {k: t + d for k, t in self.settling.items()}
+        out.extend(self.budget.shift(d))
+        out.append(fx.ShiftTimes(d))
+        out.append(fx.Log(LOG_WARNING, "The wall clock stepped by %+.1f s; "
+                          "deadlines and windows moved with it" % d))
 
     def _clear_quarantine(self, o, now, out):
         if self.budget.clear(o.uuid):
@@ -542,6 +856,7 @@ class Engine:
         self.budget.window = s.recovery_window
         self.storm.fraction = s.storm_fraction
         self.storm.min_guests = s.storm_min_guests
+        self._judge_host(now, out)
 
     def _tick(self, o, now, out):
         """Periodic housekeeping: budgets whose window has passed."""
@@ -606,7 +921,12 @@ class Engine:
     def view(self, now):
         return {
             "libvirt": dict(self.libvirt),
-            "host_alert": self.storm.reason,
+            "host_alert": self.stall or self.storm.reason,
+            "host": dict(self.view_host, stalled=self.stall, since=(
+                notification.iso(self.stall_since) if self.stall_since
+                else None), storm=self.storm.reason),
+            "nova_read_at": (notification.iso(self.nova_read_at)
+                             if self.nova_read_at else None),
             "ha_enabled_read_error": self.ha_error,
             "quarantined": len(self.budget.quarantined),
             "domains": [self._domain_view(self.guests[uuid], now)

@@ -22,13 +22,17 @@ OFF, RUNNING, PAUSED, SHUTTING_DOWN, CRASHED = (
     "shutoff", "running", "paused", "shutting down", "crashed")
 ACTIVE = (RUNNING, PAUSED, SHUTTING_DOWN)  # a QEMU process exists
 
-# What a lifecycle event does to the current boot.
-BEGIN, KEEP, END, FORGET = "begin", "keep", "end", "forget"
+# What a lifecycle event does to the current boot.  Undefine: forget a
+# domain that does not run; one that runs (Nova's live snapshot and
+# volume swap make it transient for a block job, then define it again)
+# keeps its boot, and is forgotten when it stops.
+BEGIN, KEEP, END, UNDEFINE, DEFINE = (
+    "begin", "keep", "end", "undefine", "define")
 
 LV = libvirt
 LIFECYCLE = {  # event -> (power state after, boot action)
-    LV.VIR_DOMAIN_EVENT_DEFINED: (None, KEEP),
-    LV.VIR_DOMAIN_EVENT_UNDEFINED: (None, FORGET),
+    LV.VIR_DOMAIN_EVENT_DEFINED: (None, DEFINE),
+    LV.VIR_DOMAIN_EVENT_UNDEFINED: (None, UNDEFINE),
     LV.VIR_DOMAIN_EVENT_STARTED: (RUNNING, BEGIN),
     LV.VIR_DOMAIN_EVENT_SUSPENDED: (PAUSED, KEEP),
     LV.VIR_DOMAIN_EVENT_RESUMED: (RUNNING, KEEP),
@@ -79,8 +83,12 @@ AGENT = {
 # answered twice since (see kernel_signal).
 A_ANSWERING, A_FAILING, A_SILENT, A_UNAVAILABLE = (
     "answering", "failing", "silent", "unavailable")
-K_ALIVE, K_SILENT, K_UNKNOWN, K_PENDING = (
-    "alive", "silent", "unknown", "pending")
+# late: no answer for more than a period and the slack, not yet silent (a
+# kernel-only guest is suspect, so the storm guard counts it before any
+# verdict); booting: reset, and no answer of the new kernel yet within the
+# boot allowance
+K_ALIVE, K_SILENT, K_UNKNOWN, K_PENDING, K_LATE, K_BOOTING = (
+    "alive", "silent", "unknown", "pending", "late", "booting")
 
 FINE, PENDING, AGENT_ONLY, HANG, UNMONITORED = (
     "fine", "pending", "agent-only", "hang", "unmonitored")
@@ -93,18 +101,26 @@ VERDICTS = {
     (A_ANSWERING, K_SILENT): FINE,
     (A_ANSWERING, K_UNKNOWN): FINE,
     (A_ANSWERING, K_PENDING): FINE,
+    (A_ANSWERING, K_LATE): FINE,
+    (A_ANSWERING, K_BOOTING): FINE,
     (A_FAILING, K_ALIVE): PENDING,
     (A_FAILING, K_SILENT): PENDING,
     (A_FAILING, K_UNKNOWN): PENDING,
     (A_FAILING, K_PENDING): PENDING,
+    (A_FAILING, K_LATE): PENDING,
+    (A_FAILING, K_BOOTING): PENDING,
     (A_SILENT, K_ALIVE): AGENT_ONLY,
     (A_SILENT, K_SILENT): HANG,
     (A_SILENT, K_UNKNOWN): HANG,
     (A_SILENT, K_PENDING): PENDING,
+    (A_SILENT, K_LATE): PENDING,
+    (A_SILENT, K_BOOTING): PENDING,  # the new kernel has its allowance
     (A_UNAVAILABLE, K_ALIVE): FINE,
     (A_UNAVAILABLE, K_SILENT): HANG,
     (A_UNAVAILABLE, K_UNKNOWN): UNMONITORED,
     (A_UNAVAILABLE, K_PENDING): UNMONITORED,
+    (A_UNAVAILABLE, K_LATE): PENDING,
+    (A_UNAVAILABLE, K_BOOTING): UNMONITORED,
 }
 AGENT_SILENCE = (A_SILENT, K_ALIVE)
 KERNEL_SILENCE = (A_UNAVAILABLE, K_SILENT)
@@ -121,9 +137,11 @@ def verdicts(agent_silence_recovers=False, kernel_silence_recovers=True):
 
 
 # -- liveness: the hang detector of one boot ------------------------------
-HEALTHY, SUSPECT, WARNED, DECLARED, HELD = (
-    "healthy", "suspect", "agent unresponsive, kernel alive", "hang declared",
-    "held: host-wide storm")
+# confirming: the verdict is a hang, and Nova is asked whether an
+# operation of its own is under way before it is acted on
+HEALTHY, SUSPECT, WARNED, CONFIRMING, DECLARED, HELD = (
+    "healthy", "suspect", "agent unresponsive, kernel alive",
+    "hang found, asking Nova", "hang declared", "held: host-wide storm")
 
 # What the engine does on a transition (None: nothing but the new state).
 DECLARE, WARN, ANSWERING_AGAIN = "declare", "warn", "answering again"
@@ -154,8 +172,15 @@ LIVENESS = {  # (state, verdict) -> (next state, action)
     (HELD, AGENT_ONLY): (HELD, None),
     (HELD, HANG): (HELD, None),
     (HELD, UNMONITORED): (HELD, None),
+    # the answer from Nova decides (engine._nova); evidence that the
+    # guest lives ends the wait
+    (CONFIRMING, FINE): (HEALTHY, None),
+    (CONFIRMING, PENDING): (CONFIRMING, None),
+    (CONFIRMING, AGENT_ONLY): (CONFIRMING, None),
+    (CONFIRMING, HANG): (CONFIRMING, None),
+    (CONFIRMING, UNMONITORED): (CONFIRMING, None),
 }
-FAILING_STATES = (SUSPECT, WARNED, DECLARED, HELD)
+FAILING_STATES = (SUSPECT, WARNED, CONFIRMING, DECLARED, HELD)
 
 
 @dataclasses.dataclass
@@ -167,6 +192,9 @@ class Boot:
     notified: frozenset = frozenset()  # payload names sent in this boot
     hangs: int = 0  # hang incidents declared in this boot
     hang_open: bool = False  # declared, and not answered since
+    # started by an incoming migration that has not resumed here yet: the
+    # instance still runs on the source host
+    incoming: bool = False
 
 
 @dataclasses.dataclass
@@ -193,6 +221,18 @@ class Guest:
     cpu_ns: int | None = None  # vCPU time at the last poll
     cpu_at: float | None = None
     cpu_used: tuple | None = None  # (seconds used, over seconds)
+    # a reset: the stamp the old kernel left (QEMU keeps it across the
+    # reset) and until when the new kernel may take to answer
+    reset_stamp: float | None = None
+    allowance_until: float = 0.0
+    # facts from outside the guest that excuse it (None: none)
+    qemu: str | None = None  # the QEMU process stopped or blocked
+    busy: str | None = None  # libvirt skipped its statistics
+    migration: str | None = None  # post-copy, incoming
+    nova: str | None = None  # a Nova operation or state
+    transient: bool = False  # undefined while running (Nova's snapshot)
+    excused: str | None = None  # the excuse of the last evaluation
+    confirming_since: float | None = None
     watched: bool = False
     view: dict = dataclasses.field(default_factory=dict)
 
@@ -201,9 +241,10 @@ class Guest:
         return self.power in ACTIVE
 
 
-def excuse(guest, now, connected=True, included=True):
+def excuse(guest, now, connected=True, included=True, host_stall=None):
     """Why no liveness signal of this guest counts now, or None.  The
-    first rule that holds wins; the order is the one status shows."""
+    first rule that holds wins; the order is the one status shows.
+    ``host_stall``: why the host itself is stalled, if it is."""
     for holds, why in (
             (not connected, "libvirt connection down"),
             (guest.power not in ACTIVE, "not running"),
@@ -211,9 +252,32 @@ def excuse(guest, now, connected=True, included=True):
             (guest.power == SHUTTING_DOWN, "shutting down"),
             (now < guest.grace_until, "grace after reboot until +%.0f s" % (
                 guest.grace_until - now)),
-            (not included, "HA_Enabled is not set on the server")):
+            (not included, "HA_Enabled is not set on the server"),
+            (host_stall, "host stalled: %s" % host_stall),
+            (guest.qemu, guest.qemu),
+            (guest.busy, guest.busy),
+            (guest.migration, guest.migration),
+            (guest.nova, guest.nova)):
         if holds:
             return why
+    return None
+
+
+# Nova's vm_states in which a hung guest is Nova's to recover; in any
+# other (paused, suspended, rescued, stopped, shelved...) Nova does not
+# expect the guest to run as usual, and Masakari skips paused and rescued
+RECOVERABLE_VM_STATES = ("active", "error", "resized")
+
+
+def nova_excuse(server):
+    """Why Nova's view of a server excuses its guest, or None: any task
+    under way (migrating, resizing, rebuilding, rescuing, snapshotting,
+    shelving, powering off or on, rebooting) or a vm_state it is not
+    meant to run in."""
+    if server.task_state:
+        return "Nova task under way: %s" % server.task_state
+    if server.vm_state and server.vm_state not in RECOVERABLE_VM_STATES:
+        return "Nova vm_state %s" % server.vm_state
     return None
 
 
@@ -251,13 +315,23 @@ def kernel_signal(guest, now, stale_periods, slack, poll_interval):
             now - guest.kernel_read_at > 2 * poll_interval + slack:
         return K_UNKNOWN, "unknown: statistics not read for %.0f s" % (
             now - (guest.kernel_read_at or now))
+    if guest.reset_stamp is not None:  # no answer since the reset yet
+        if now < guest.allowance_until:
+            return K_BOOTING, "booting: no answer since the reset yet " \
+                "(boot allowance until +%.0f s)" % (
+                    guest.allowance_until - now)
+        return K_SILENT, "silent: no answer within the boot allowance " \
+            "after the reset"
     window = stale_periods * guest.kernel_period
     age = max(0.0, now - guest.kernel_stamp)
     quiet = max(0.0, now - max(guest.kernel_stamp, guest.kernel_baseline))
-    if quiet > window + slack and \
-            guest.kernel_unchanged * poll_interval >= guest.kernel_period:
+    seen_unchanged = \
+        guest.kernel_unchanged * poll_interval >= guest.kernel_period
+    if quiet > window + slack and seen_unchanged:
         return K_SILENT, "silent for %.0f s" % age
     if guest.silent_since is None:
+        if quiet > guest.kernel_period + slack and guest.kernel_unchanged:
+            return K_LATE, "late: last answer %.0f s ago" % age
         return K_ALIVE, "alive, last answer %.0f s ago" % age
     if guest.kernel_stamp > guest.silent_since:
         return K_ALIVE, "alive, answered %.0f s after the agent stopped" % (

@@ -2,6 +2,7 @@
 (on start and again on SIGHUP).  Kept apart so the engine knows nothing of
 option names."""
 from monitor import engine as engine_mod
+from monitor.conf import recovery as recovery_conf
 
 
 def engine(conf):
@@ -23,7 +24,15 @@ def engine(conf):
         kernel_poll_interval=stats_interval(conf) or
         intro.guest_monitoring_interval / 2.0,
         agent_silence_recovers=intro.recover_on_agent_silence,
-        kernel_silence_recovers=intro.recover_on_kernel_silence)
+        kernel_silence_recovers=intro.recover_on_kernel_silence,
+        boot_allowance=intro.boot_allowance,
+        stall_memory_full=intro.stall_memory_pressure,
+        stall_io_full=intro.stall_io_pressure,
+        stall_cpu_some=intro.stall_cpu_pressure,
+        stall_loop_lag=intro.stall_loop_lag,
+        io_error_settle=intro.io_error_settle,
+        nova_guard=conf.recovery.backend != recovery_conf.LIBVIRT,
+        ha_enabled_only=intro.monitor_ha_enabled_only)
 
 
 def stats_interval(conf):

@@ -220,15 +220,14 @@ def test_boot_numbers_are_never_reused_after_a_restart():
     (LV.VIR_DOMAIN_EVENT_CRASHED, gm.CRASHED, "same"),
     (LV.VIR_DOMAIN_EVENT_STOPPED, gm.OFF, "none"),
     (LV.VIR_DOMAIN_EVENT_DEFINED, gm.RUNNING, "same"),
-    (LV.VIR_DOMAIN_EVENT_UNDEFINED, None, "forgotten"),
+    # a running domain undefined (Nova's live snapshot, volume swap) is
+    # the same QEMU: watched on the same boot
+    (LV.VIR_DOMAIN_EVENT_UNDEFINED, gm.RUNNING, "same"),
 ])
 def test_lifecycle_events(event, power, boot):
     host = running_host(dom_id=5)
     before = host.guest().boot.seq
     host.event(event, 0, dom_id=9 if boot == "new" else 5, at=1)
-    if boot == "forgotten":
-        assert "vm" not in host.engine.guests
-        return
     guest = host.guest()
     assert guest.power == power
     assert {"new": lambda: guest.boot.seq > before,
@@ -326,14 +325,24 @@ GUARDS = [  # (what happens, why status says it is not monitored)
     (lambda h: h.event(LV.VIR_DOMAIN_EVENT_PMSUSPENDED, 0), "paused"),
     (lambda h: h.event(LV.VIR_DOMAIN_EVENT_SHUTDOWN, 0), "shutting down"),
     (lambda h: h(obs.Disconnected("eof")), "libvirt connection down"),
-    (lambda h: h(obs.HaEnabled(frozenset({"other"}))),
+    (lambda h: h(nova_reading(("other", True, "active", None))),
      "HA_Enabled is not set on the server"),
 ]
 
 
+def nova_reading(*servers, error=None):
+    """NovaServers from (uuid, HA_Enabled, vm_state, task_state) rows."""
+    if error:
+        return obs.NovaServers(None, error)
+    return obs.NovaServers(tuple(obs.Server(*row) for row in servers))
+
+
+ONLY_HA = dataclasses.replace(S, ha_enabled_only=True)
+
+
 @pytest.mark.parametrize("setup,why", GUARDS)
 def test_guards_that_stop_counting(setup, why):
-    host = running_host()
+    host = running_host(ONLY_HA)
     setup(host)
     view = host.engine.view(host.now)["domains"][0]
     if why is None:  # the control row: the same host does notify
@@ -474,10 +483,10 @@ def test_agent_port_closed_while_away_is_seen_in_the_listing():
 def test_defect_ha_enabled_reading_is_dropped_when_nova_fails():
     """The last reading was kept on a Nova error, unlike the option's
     help: while Nova cannot be read every guest is watched."""
-    host = running_host()
-    out = host(obs.HaEnabled(frozenset({"other"})))
+    host = running_host(ONLY_HA)
+    out = host(nova_reading(("other", True)))
     assert fx.Unwatch("vm") in out
-    out = host(obs.HaEnabled(None, "HTTP 503: unavailable"))
+    out = host(nova_reading(error="HTTP 503: unavailable"))
     assert fx.Watch("vm") in out
     assert host.engine.view(0)["ha_enabled_read_error"] == \
         "HTTP 503: unavailable"
@@ -578,7 +587,7 @@ def host_of(count, settings=S):
     return host
 
 
-def test_storm_holds_hang_notifications_and_releases_them():
+def test_storm_holds_hang_notifications_and_judges_them_again():
     host = host_of(4)
     got = []
     for _ in range(3):
@@ -589,11 +598,18 @@ def test_storm_holds_hang_notifications_and_releases_them():
     assert host.engine.view(host.now)["host_alert"].startswith(
         "75 % of 4 monitored guests failing at once")
     # one answers again: 2 of 4 failing is not more than half, the storm
-    # ends, and the two still hung are recovered after all
+    # ends; the two still silent are judged again on what they do from
+    # now on, never on what they did during the storm
     end = host(obs.Heartbeat("vm0", True))
-    assert decisions(end) == ["storm-end", "notify", "notify"]
-    assert {e.body["payload"]["instance_uuid"] for e in enqueued(end)} == {
-        "vm1", "vm2"}
+    assert decisions(end) == ["storm-end"] and not enqueued(end)
+    assert [host.guest("vm%d" % i).failures for i in (1, 2)] == [0, 0]
+    later = []
+    for _ in range(3):  # a whole detection window after the storm
+        host.now += 10
+        for i in (1, 2):
+            later += host(obs.Heartbeat("vm%d" % i, False, "t/o"))
+    assert {e.body["payload"]["instance_uuid"] for e in enqueued(later)} \
+        == {"vm1", "vm2"}
 
 
 @pytest.mark.parametrize("count,failing,storm", [
@@ -732,8 +748,10 @@ def test_kernel_silence_can_be_left_to_the_agent():
 @pytest.mark.parametrize("age,unchanged_polls,signal", [
     # window 2 x 10 s + 5 s slack, and one period of polls seeing the
     # same stamp
-    (20, 3, gm.K_ALIVE),
-    (25, 3, gm.K_ALIVE),
+    (15, 3, gm.K_ALIVE),
+    (16, 0, gm.K_ALIVE),  # late only once a poll saw the same stamp
+    (16, 1, gm.K_LATE),  # more than a period and the slack: suspect
+    (25, 3, gm.K_LATE),
     (26, 3, gm.K_SILENT),
     (26, 1, gm.K_SILENT),
     (26, 0, gm.K_ALIVE),  # a clock step: the next poll sees a new stamp
@@ -878,9 +896,11 @@ def test_defect_a_resumed_kernel_gets_its_window_again(event, undo):
 
 def test_verdict_and_liveness_tables_are_total():
     agents = (gm.A_ANSWERING, gm.A_FAILING, gm.A_SILENT, gm.A_UNAVAILABLE)
-    kernels = (gm.K_ALIVE, gm.K_SILENT, gm.K_UNKNOWN, gm.K_PENDING)
+    kernels = (gm.K_ALIVE, gm.K_SILENT, gm.K_UNKNOWN, gm.K_PENDING,
+               gm.K_LATE, gm.K_BOOTING)
     assert set(gm.VERDICTS) == set(itertools.product(agents, kernels))
-    states = (gm.HEALTHY, gm.SUSPECT, gm.WARNED, gm.DECLARED, gm.HELD)
+    states = (gm.HEALTHY, gm.SUSPECT, gm.WARNED, gm.CONFIRMING,
+              gm.DECLARED, gm.HELD)
     assert set(gm.LIVENESS) == set(itertools.product(
         states, set(gm.VERDICTS.values())))
 
@@ -907,3 +927,426 @@ def test_status_says_what_finds_a_hang(channel, agent, period, expected):
     host = running_host(channel=channel, agent=agent, period=period)
     host(obs.GuestStats((("vm", 1.0, None),)), at=2)
     assert host.engine.view(2)["domains"][0]["hang_detection"] == expected
+
+
+# -- production's hard cases (issue 18) ---------------------------------------
+
+# the storm guard as shipped (S keeps 4 for the boundary tables above)
+SHIPPED = dataclasses.replace(
+    S, storm_min_guests=engine_mod.Settings.storm_min_guests)
+
+
+def mixed_host(count, settings=SHIPPED, agents=None):
+    """``count`` guests, balloon period 10 s; the first ``agents`` (half
+    by default) with a working agent, the others judged by the kernel
+    alone."""
+    agents = count // 2 if agents is None else agents
+    host = Host(settings)
+    host.connect(*(listed("vm%d" % i, dom_id=i + 1, channel=i < agents,
+                          agent=i < agents, period=10)
+                       for i in range(count)), at=START)
+    return host
+
+
+def round_of(host, count, stamp_of, ping_ok, at):
+    """One 10 s round as the adapters post it: a stats poll, then a
+    heartbeat of every agent guest."""
+    out = host(obs.GuestStats(tuple(
+        obs.DomainStats("vm%d" % i, stamp_of(i, at)) for i in range(count))),
+        at=at)
+    for i in range(count):
+        if host.guest("vm%d" % i).channel:
+            out += host(obs.Heartbeat("vm%d" % i, ping_ok(i, at), "timeout",
+                                      sent_at=at - 1), at=at + 0.5)
+    return out
+
+
+def healthy_stamp(i, at):
+    """A kernel answers every 10 s, each guest at its own phase."""
+    phase = (i * 10.0 / 7) % 10
+    return at - ((at - phase) % 10)
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 40])
+@pytest.mark.parametrize("evidence", ["stats time out", "QEMU stopped"])
+def test_defect_a_host_wide_stall_recovers_no_healthy_guest(count, evidence):
+    """Every QEMU of the host stopped for 60 s (a swap storm, CPU
+    starvation): the bulk stats call timed out, the kernel signal became
+    unknown for every guest and agent-silent guests were declared hung
+    (2 of 4 recovered in the lab though all were healthy after the
+    stall).  The host's own evidence holds every verdict, and after the
+    stall every guest is judged on fresh evidence only."""
+    host = mixed_host(count)
+    out, t = [], START
+    for _ in range(6):  # healthy before
+        t += 10
+        out += round_of(host, count, healthy_stamp, lambda i, a: True, t)
+    frozen = t
+    for _ in range(6):  # 60 s stall: no stats, no pings
+        t += 10
+        if evidence == "stats time out":
+            out += host(obs.StatsFailed("no answer within 5 s", True), at=t)
+        else:
+            out += host(obs.HostSample(stopped=frozenset(
+                "vm%d" % i for i in range(count))), at=t)
+            out += host(obs.GuestStats(tuple(obs.DomainStats(
+                "vm%d" % i, healthy_stamp(i, frozen), busy=True)
+                for i in range(count))), at=t + 0.1)
+        for i in range(count):
+            if host.guest("vm%d" % i).channel:
+                out += host(obs.Heartbeat("vm%d" % i, False, "timeout",
+                                          sent_at=t - 1), at=t + 0.5)
+    assert all(host.guest("vm%d" % i).excused for i in range(count))
+    if evidence == "QEMU stopped":
+        out += host(obs.HostSample(), at=t + 1)  # the QEMUs run again
+    for _ in range(9):  # healthy again, watched for 90 s
+        t += 10
+        out += round_of(host, count, healthy_stamp, lambda i, a: True, t)
+    assert keys(out) == []
+    assert all(host.guest("vm%d" % i).liveness == gm.HEALTHY
+               for i in range(count))
+
+
+@pytest.mark.parametrize("agent", [True, False])
+def test_a_guest_hung_during_a_stall_is_judged_on_evidence_after_it(agent):
+    """The one guest that really hung is declared after the stall, and
+    only a whole detection window after it ended."""
+    host = mixed_host(2, agents=1 if agent else 0)
+    hung = "vm0" if agent else "vm1"
+    index = int(hung[-1])
+    t = START
+    for _ in range(3):
+        t += 10
+        round_of(host, 2, healthy_stamp, lambda i, a: True, t)
+    dead_at = t
+
+    def stamp(i, at):
+        return healthy_stamp(i, dead_at if i == index else at)
+
+    stopped = frozenset({"vm0", "vm1"})
+    for _ in range(6):
+        t += 10
+        host(obs.HostSample(stopped=stopped), at=t)
+        round_of(host, 2, stamp, lambda i, a: False, t)
+    host(obs.HostSample(), at=t + 1)
+    ended, declared = t + 1, None
+    for _ in range(8):
+        t += 10
+        if keys(round_of(host, 2, stamp, lambda i, a: i != index, t)):
+            declared = declared or t
+    assert [e.body["payload"]["instance_uuid"]
+            for e in enqueued(host.effects)] == [hung]
+    assert 25 <= declared - ended <= 40
+
+
+@pytest.mark.parametrize("count", [2, 4, 40])
+def test_defect_the_storm_guard_engages_before_kernel_only_verdicts(count):
+    """Without any host evidence (a stall no probe sees), kernel-only
+    guests went from healthy straight to declared and the storm guard
+    counted them after the verdict: 21 of 40 were declared first.  Late
+    kernels are suspect now, and the guest about to be declared is
+    counted before it is."""
+    host = mixed_host(count, agents=0)
+    t = START
+    for _ in range(3):
+        t += 10
+        round_of(host, count, healthy_stamp, None, t)
+    frozen = t
+    out = []
+    for _ in range(8):
+        t += 5
+        out += round_of(host, count, lambda i, a: healthy_stamp(i, frozen),
+                        None, t)
+    assert keys(out) == []
+    assert host.engine.storm.active
+
+
+@pytest.mark.parametrize("agents", [0, 20, 40])
+def test_defect_the_end_of_a_storm_declares_nobody_on_old_evidence(agents):
+    """A 60 s stall no probe sees, then every guest healthy again: when
+    the storm ended every held guest was declared on evidence gathered
+    before it ended (20 of 40 agent guests, 40 of 40 kernel-only)."""
+    host = mixed_host(40, agents=agents)
+    t = START
+    for _ in range(3):
+        t += 10
+        round_of(host, 40, healthy_stamp, lambda i, a: True, t)
+    frozen, out = t, []
+    for _ in range(6):
+        t += 10
+        out += round_of(host, 40, lambda i, a: healthy_stamp(i, frozen),
+                        lambda i, a: False, t)
+    assert host.engine.storm.active
+    for _ in range(9):
+        t += 10
+        out += round_of(host, 40, healthy_stamp, lambda i, a: True, t)
+    assert keys(out) == [] and not host.engine.storm.active
+
+
+def test_a_stall_of_the_whole_host_needs_no_minimum_of_guests():
+    host = mixed_host(1, agents=1)
+    host(obs.HostSample(pressure=(("memory", "full", 42.0),)), at=START + 1)
+    view, = host.engine.view(host.now)["domains"]
+    assert view["heartbeat"].startswith("not monitored: host stalled: "
+                                        "memory pressure")
+    assert keys(host.beats(10)) == []
+
+
+def test_defect_a_stats_reading_skipped_for_a_busy_domain_is_no_silence():
+    """libvirt returns a domain without its balloon stats when its job is
+    busy (NOWAIT): that is QEMU's state, never the guest kernel's."""
+    host = mixed_host(1, agents=0)
+    t = START
+    for _ in range(12):
+        t += 5
+        host(obs.GuestStats((obs.DomainStats("vm0", START, busy=True),)),
+             at=t)
+    assert keys(host.effects) == []
+    assert host.guest("vm0").excused == engine_mod.BUSY
+
+
+def test_io_errors_settle_and_a_storage_wide_error_recovers_nobody():
+    host = mixed_host(3)
+    report = LV.VIR_DOMAIN_EVENT_IO_ERROR_REPORT
+    one, = enqueued(host(obs.IoError("vm0", "i-vm0", report), at=START + 1))
+    assert one.hold == S.io_error_settle
+    # no forensics release shortens the settle time
+    assert host(obs.Captured("vm0", one.key, "/x"), at=START + 2) == []
+    out = host(obs.IoError("vm1", "i-vm1", report), at=START + 3)
+    assert enqueued(out) == []
+    assert fx.Withdraw("vm0", engine_mod.IO_STORM % (2, 10), key=one.key) \
+        in out
+    assert decisions(out) == ["hold"]
+
+
+def test_io_error_held_while_the_host_is_stalled():
+    host = mixed_host(1)
+    host(obs.StatsFailed("no answer", True), at=START + 1)
+    out = host(obs.IoError("vm0", "i-vm0",
+                           LV.VIR_DOMAIN_EVENT_IO_ERROR_REPORT), at=START + 2)
+    assert enqueued(out) == [] and decisions(out) == ["hold"]
+
+
+# -- revalidation: what no longer holds is withdrawn ----------------------
+
+def test_defect_a_hang_that_resolved_is_withdrawn():
+    """Masakari was down, the hung guest answered again, and the stale
+    hang was delivered when the API came back: Masakari restarted a guest
+    healthy for 75 s."""
+    host = running_host()
+    hang, = enqueued(host.beats(3))
+    out = host(obs.Heartbeat("vm", True), at=host.now + 10)
+    assert fx.Withdraw("vm", "the guest answered again (answering again) "
+                       "before the hang was delivered", key=hang.key) in out
+
+
+@pytest.mark.parametrize("undefined", [False, True])
+def test_defect_a_death_whose_domain_runs_again_is_withdrawn(undefined):
+    """A death still pending when the domain runs again (started by Nova
+    or an operator, undefined and defined on the way) is moot."""
+    host = running_host()
+    death, = enqueued(host.event(STOPPED, FAILED, at=10))
+    if undefined:
+        host.event(LV.VIR_DOMAIN_EVENT_UNDEFINED, 0, dom_id=-1, at=11)
+        assert "vm" not in host.engine.guests
+        host.event(LV.VIR_DOMAIN_EVENT_DEFINED, 0, dom_id=-1, at=12)
+    out = host.event(STARTED, BOOTED, dom_id=2, at=13)
+    withdraw, = of(fx.Withdraw, out)
+    assert withdraw.uuid == "vm" and withdraw.key is None
+    assert withdraw.before_boot == host.guest().boot.seq > death.boot
+
+
+# -- Nova's own operations ----------------------------------------------------
+
+def test_defect_a_live_snapshot_keeps_the_guest_watched():
+    """Nova's live snapshot undefines the running domain and defines it
+    again: the engine forgot it, showed it shut off and called its next
+    death 'already reported'."""
+    host = running_host(dom_id=4)
+    boot = host.guest().boot.seq
+    out = host.event(LV.VIR_DOMAIN_EVENT_UNDEFINED, 0, dom_id=4, at=1)
+    out += host.event(LV.VIR_DOMAIN_EVENT_DEFINED, 0, dom_id=4, at=30)
+    assert not of(fx.Unwatch, out) and not of(fx.DropBoot, out)
+    assert host.guest().boot.seq == boot and host.guest().power == gm.RUNNING
+    assert len(keys(host.event(STOPPED, FAILED, dom_id=4, at=40))) == 1
+
+
+def test_a_transient_domain_that_stops_is_forgotten():
+    host = running_host(dom_id=4)
+    host.event(LV.VIR_DOMAIN_EVENT_UNDEFINED, 0, dom_id=4, at=1)
+    out = host.event(STOPPED, DESTROYED, dom_id=4, at=2)
+    assert "vm" not in host.engine.guests and fx.Unwatch("vm") in out
+
+
+def test_defect_an_aborted_incoming_migration_is_no_crash():
+    """The destination QEMU of an aborted live migration stops with
+    STOPPED/FAILED after STARTED/MIGRATED; the crash sent for it made
+    Masakari stop and start the healthy source instance."""
+    host = Host()
+    host.connect()
+    host.event(STARTED, LV.VIR_DOMAIN_EVENT_STARTED_MIGRATED, dom_id=7,
+               at=1)
+    assert keys(host.event(STOPPED, FAILED, dom_id=7, at=2)) == []
+    assert "incoming live migration was aborted" in \
+        host.guest().view["reason"]
+
+
+@pytest.mark.parametrize("resumed", [LV.VIR_DOMAIN_EVENT_RESUMED_MIGRATED,
+                                     LV.VIR_DOMAIN_EVENT_RESUMED_POSTCOPY])
+def test_a_migrated_guest_that_dies_here_is_recovered(resumed):
+    host = Host()
+    host.connect()
+    host.event(STARTED, LV.VIR_DOMAIN_EVENT_STARTED_MIGRATED, dom_id=7,
+               at=1)
+    host.event(LV.VIR_DOMAIN_EVENT_RESUMED, resumed, dom_id=7, at=2)
+    assert len(keys(host.event(STOPPED, FAILED, dom_id=7, at=3))) == 1
+
+
+def test_post_copy_excuses_the_kernel_signal():
+    """A post-copy destination stalls on page faults: no kernel
+    silence counts while libvirt says so."""
+    host = mixed_host(1, agents=0)
+    for n in range(20):
+        host(obs.GuestStats((obs.DomainStats(
+            "vm0", START, state=LV.VIR_DOMAIN_RUNNING,
+            reason=LV.VIR_DOMAIN_RUNNING_POSTCOPY),)), at=START + 5 * n)
+    assert keys(host.effects) == []
+    assert host.guest("vm0").excused == engine_mod.POSTCOPY
+
+
+NOVA = dataclasses.replace(SHIPPED, nova_guard=True)
+
+
+def hung_kernel_only(settings=NOVA, count=1):
+    """Kernel-only guests that stop answering at START; rounds of 5 s
+    until the verdict."""
+    host = mixed_host(count, settings, agents=0)
+    for n in range(1, 9):
+        host(obs.GuestStats(tuple(obs.DomainStats("vm%d" % i, START)
+                                  for i in range(count))), at=START + 5 * n)
+    return host
+
+
+@pytest.mark.parametrize("server,recovered,why", [
+    (("vm0", True, "active", None), True, None),
+    (("vm0", True, "active", "rebooting"), False,
+     "Nova task under way: rebooting"),
+    (("vm0", True, "active", "image_uploading"), False,
+     "Nova task under way: image_uploading"),
+    (("vm0", True, "active", "migrating"), False,
+     "Nova task under way: migrating"),
+    (("vm0", True, "rescued", None), False, "Nova vm_state rescued"),
+    (("vm0", True, "error", None), True, None),
+    (("other", True, "active", None), True, None),  # not Nova's: no excuse
+])
+def test_a_hang_verdict_waits_for_novas_task_state(server, recovered, why):
+    host = hung_kernel_only()
+    assert keys(host.effects) == []
+    assert host.guest("vm0").liveness == gm.CONFIRMING
+    assert len(of(fx.ReadNova, host.effects)) == 1
+    out = host(nova_reading(server), at=host.now + 1)
+    assert len(keys(out)) == (1 if recovered else 0)
+    if why:
+        assert host.guest("vm0").excused == why
+        assert host.guest("vm0").view["reason"] == "hang found, but " + why
+
+
+def test_one_nova_reading_serves_every_verdict_of_an_interval():
+    host = hung_kernel_only(dataclasses.replace(NOVA, storm_min_guests=9),
+                            count=3)
+    assert len(of(fx.ReadNova, host.effects)) == 1
+    out = host(nova_reading(), at=host.now + 1)
+    assert len(keys(out)) == 3
+
+
+def test_when_nova_cannot_be_read_the_verdict_stands():
+    host = hung_kernel_only()
+    out = host(nova_reading(error="HTTP 503"), at=host.now + 1)
+    assert len(keys(out)) == 1
+    assert "Nova could not be read (HTTP 503): the verdict stands" in \
+        host.guest("vm0").view["reason"]
+
+
+def test_when_nova_does_not_answer_the_verdict_stands():
+    host = hung_kernel_only()
+    host(obs.GuestStats((obs.DomainStats("vm0", START),)),
+         at=host.now + 2 * S.interval + 61)
+    assert len(keys(host.effects)) == 1
+
+
+def test_a_fresh_reading_of_nova_is_not_asked_again():
+    host = mixed_host(1, NOVA, agents=0)
+    host(nova_reading(("vm0", True, "active", None)), at=START + 39)
+    for n in range(1, 9):
+        host(obs.GuestStats((obs.DomainStats("vm0", START),)),
+             at=START + 5 * n)
+    assert not of(fx.ReadNova, host.effects)
+    assert len(keys(host.effects)) == 1
+
+
+def test_a_guest_is_judged_afresh_after_novas_operation():
+    host = mixed_host(1, NOVA, agents=0)
+    host(nova_reading(("vm0", True, "active", "powering-off")), at=START)
+    for n in range(1, 13):
+        host(obs.GuestStats((obs.DomainStats("vm0", START),)),
+             at=START + 5 * n)
+    assert keys(host.effects) == []
+    host(nova_reading(("vm0", True, "active", None)), at=START + 61)
+    assert host.guest("vm0").kernel_baseline == START + 61
+
+
+# -- boots that take their time ---------------------------------------------
+
+@pytest.mark.parametrize("answers_at,declared", [
+    (100, False),  # a slow firmware and fsck: the new kernel answers late
+    (230, False),
+    (None, True),  # never: judged once the boot allowance has passed
+])
+def test_defect_a_slow_reboot_is_not_declared_hung(answers_at, declared):
+    """QEMU keeps the balloon stamp across a reset: silence counted from
+    the end of reboot_grace declared a guest whose reboot took more than
+    about 85 s."""
+    host = mixed_host(1, agents=0)
+    t = START
+    for _ in range(3):
+        t += 5
+        host(obs.GuestStats((obs.DomainStats("vm0", t - 2),)), at=t)
+    old = t - 2
+    host(obs.Rebooted("vm0", "i-vm0"), at=t)
+    rebooted, out = t, []
+    while t < rebooted + 300:
+        t += 5
+        fresh = answers_at is not None and t - rebooted >= answers_at
+        out += host(obs.GuestStats((obs.DomainStats(
+            "vm0", t - 1 if fresh else old),)), at=t)
+    assert bool(keys(out)) is declared
+    if declared:
+        assert "no answer within the boot allowance" in \
+            host.guest("vm0").view["reason"]
+
+
+# -- clocks ---------------------------------------------------------------
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+def test_a_clock_step_keeps_every_duration(step):
+    host = running_host()
+    host(obs.Rebooted("vm", "i-vm"), at=100)
+    out = host(obs.ClockStepped(step), at=110 + step)
+    assert fx.ShiftTimes(step) in out
+    host(obs.Heartbeat("vm", False, "timeout"), at=159 + step)
+    assert host.guest().failures == 0  # still within the 60 s grace
+    host(obs.Heartbeat("vm", False, "timeout"), at=161 + step)
+    assert host.guest().failures == 1
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+def test_a_clock_step_keeps_the_budget_window(step):
+    host = running_host(dataclasses.replace(S, max_recoveries=1))
+    host.event(STOPPED, FAILED, at=100)
+    out = host(obs.ClockStepped(step), at=200 + step)
+    assert fx.PutBudget("vm", (100 + step,), None) in out
+    host.event(STARTED, BOOTED, dom_id=2, at=300 + step)
+    assert decisions(host.event(STOPPED, FAILED, dom_id=2,
+                                at=400 + step)) == ["quarantine"]
+    assert host(obs.Tick(), at=100 + 3601 + step) == [
+        fx.PutBudget("vm", (), None)]
