@@ -79,7 +79,13 @@ class Metrics:
             registry=r)
         self.host_alert = prom.Gauge(
             "instanceha_host_alert",
-            "1 while the storm guard holds the host suspect", registry=r)
+            "1 while no guest is declared hung: the host is stalled or "
+            "the storm guard holds it suspect", registry=r)
+        self.host_stalled = prom.Gauge(
+            "instanceha_host_stalled",
+            "1 while host-level evidence (pressure stall information, the "
+            "monitor's loop lag, a stuck libvirt, stopped QEMUs) shows "
+            "the host stalled", registry=r)
         self.quarantined = prom.Gauge(
             "instanceha_quarantined",
             "VMs quarantined (restart budget exhausted)", registry=r)
@@ -101,7 +107,8 @@ class Metrics:
         self.oldest_pending.set(0 if oldest is None else now - oldest)
         self.overdue.set(store.overdue(now - overdue_after))
         self.libvirt_connected.set(int(engine.connected))
-        self.host_alert.set(int(engine.storm.active))
+        self.host_alert.set(int(engine.storm.active or bool(engine.stall)))
+        self.host_stalled.set(int(bool(engine.stall)))
         self.quarantined.set(len(engine.budget.quarantined))
 
     def render(self):
