@@ -3,8 +3,9 @@
 Every failure an operator will meet is one line on stderr that says the
 cause and what to do; a traceback only with ``--debug``.  Exit statuses:
 0 done, 1 failed (a check, no monitor answering, a start failure), 2 the
-configuration is wrong or the monitor's runtime is not installed (systemd
-does not restart the unit for 2: ``RestartPreventExitStatus=2``).
+configuration is wrong, the monitor's runtime is not installed or is
+older than its state (systemd does not restart the unit for 2:
+``RestartPreventExitStatus=2``).
 """
 import argparse
 import asyncio
@@ -93,6 +94,8 @@ def cmd_start(conf, args):
         asyncio.run(main())
     except store.StateLocked as exc:
         raise Failure(str(exc)) from exc
+    except store.StateTooNew as exc:  # no restart helps, as for a config
+        raise Failure(str(exc), status=2) from exc
     except OSError as exc:
         raise Failure(_start_error(conf, exc)) from exc
     return 0
@@ -249,8 +252,8 @@ def parser():
                     "guests and has them recovered by Masakari, Nova or "
                     "libvirt.",
         epilog="exit status: 0 done; 1 failed (a check, no monitor "
-               "answering, a start failure); 2 configuration error or the "
-               "monitor's runtime not installed.")
+               "answering, a start failure); 2 configuration error, the "
+               "monitor's runtime not installed or older than its state.")
     top.add_argument("--version", action="version",
                      version="%s %s" % (PROG, version()))
     sub = top.add_subparsers(dest="command", required=True,

@@ -16,6 +16,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import sqlite3
 
 from monitor import effects as fx
@@ -29,7 +30,7 @@ LOCK = "monitor.lock"
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
 
-_SCHEMA = ["""
+_V1 = ["""
 CREATE TABLE IF NOT EXISTS notification (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
@@ -67,6 +68,55 @@ class StateLocked(Exception):
     """Another monitor holds the state directory."""
 
 
+class StateTooNew(Exception):
+    """The state was written by a newer version of the monitor."""
+
+
+def _migrate_v1(db):
+    """The layout before schema versions."""
+    for statement in _V1:
+        db.execute(statement)
+
+
+def _migrate_v2(db):
+    """The instance and boot of each notification, so that a withdrawal
+    finds the pending entries of an instance's earlier boots."""
+    db.execute("ALTER TABLE notification ADD COLUMN instance_uuid TEXT")
+    db.execute("ALTER TABLE notification ADD COLUMN boot INTEGER")
+    db.execute("CREATE INDEX notification_instance ON notification "
+               "(instance_uuid, state, boot)")
+    _fill_incidents(db)
+
+
+# MIGRATIONS[n - 1] brings a database of version n - 1 to version n
+# (PRAGMA user_version); only ever append.
+MIGRATIONS = (_migrate_v1, _migrate_v2)
+VERSION = len(MIGRATIONS)
+
+
+def incident(key, body=None):
+    """(instance uuid, boot or None) of an incident key
+    ``"<uuid>/b<N>/..."`` (``b-``: no boot; keys of earlier versions carry
+    a domain ID, not a boot)."""
+    parts = key.split("/")
+    uuid = parts[0] if len(parts) > 1 else None
+    if not uuid and body:
+        uuid = body.get("payload", {}).get("instance_uuid")
+    boot = None
+    if len(parts) > 1 and re.fullmatch(r"b\d+", parts[1]):
+        boot = int(parts[1][1:])
+    return uuid, boot
+
+
+def _fill_incidents(db):
+    rows = db.execute("SELECT id, key, body FROM notification WHERE "
+                      "instance_uuid IS NULL").fetchall()
+    for entry_id, key, body in rows:
+        uuid, boot = incident(key, json.loads(body))
+        db.execute("UPDATE notification SET instance_uuid = ?, boot = ? "
+                   "WHERE id = ?", (uuid, boot, entry_id))
+
+
 def _lock(path):
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC,
                  private.FILE_MODE)
@@ -87,6 +137,31 @@ def _lock(path):
     return fd
 
 
+def _upgrade(db, database):
+    """Bring the schema to VERSION, one transaction per step; refuse a
+    database of a newer version (its layout is unknown here)."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == 0 and db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+            "'notification'").fetchone():
+        version = 1  # written before schema versions
+    if version > VERSION:
+        raise StateTooNew(
+            "the state database %s has schema version %d, newer than this "
+            "instanceha-monitor knows (%d): upgrade osc-instanceha, or "
+            "point [DEFAULT] state_path elsewhere" % (database, version,
+                                                      VERSION))
+    for number in range(version + 1, VERSION + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[number - 1](db)
+            db.execute("PRAGMA user_version = %d" % number)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
 class Store:
     def __init__(self, state_path, clock):
         self._clock = clock
@@ -100,11 +175,14 @@ class Store:
         self._db = sqlite3.connect(str(database), isolation_level=None,
                                    check_same_thread=False)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-        self._import_legacy()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            _upgrade(self._db, database)
+            self._import_legacy()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self):
         self._db.close()
@@ -170,11 +248,14 @@ class Store:
                 self._db.execute("DELETE FROM budget WHERE uuid = ?",
                                  (effect.uuid,))
         elif isinstance(effect, fx.Enqueue):
+            uuid, boot = (effect.uuid, effect.boot) if effect.uuid else \
+                incident(effect.key, effect.body)
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO notification (key, body, state, "
-                "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?)",
+                "next_attempt_at, created_at, instance_uuid, boot) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?)",
                 (effect.key, json.dumps(effect.body, sort_keys=True),
-                 PENDING, now + effect.hold, now))
+                 PENDING, now + effect.hold, now, uuid, boot))
             return cursor.rowcount == 1 and not effect.hold
         elif isinstance(effect, fx.Release):
             cursor = self._db.execute(
@@ -290,6 +371,7 @@ class Store:
                     "INSERT OR IGNORE INTO notification (%s) VALUES (%s)" % (
                         ", ".join(values), ", ".join("?" * len(values))),
                     tuple(values.values()))
+            _fill_incidents(self._db)
         budgets = {}
         if "recovery" in tables:
             for uuid, at in old.execute("SELECT uuid, at FROM recovery"):

@@ -1,5 +1,6 @@
 """The store: one transaction per observation, durable, idempotent,
 locked, private, pruned; and it hands the engine back what it kept."""
+import json
 import os
 import sqlite3
 import stat
@@ -298,3 +299,78 @@ def test_an_earlier_outbox_is_taken_over_once(tmp_path, clock):
     again = store_mod.Store(state, clock)  # not imported twice
     assert len(again.entries()) == 1
     again.close()
+
+
+# -- schema versions ----------------------------------------------------------
+
+VERSION_1 = """
+CREATE TABLE notification (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL
+    DEFAULT 0, next_attempt_at REAL NOT NULL, last_error TEXT, created_at
+    REAL NOT NULL, finished_at REAL, notification_uuid TEXT);
+CREATE INDEX notification_state ON notification (state, next_attempt_at);
+CREATE TABLE boot (uuid TEXT PRIMARY KEY, name TEXT NOT NULL, seq INTEGER
+    NOT NULL, dom_id INTEGER NOT NULL, host_boot TEXT, notified TEXT NOT
+    NULL, hangs INTEGER NOT NULL, hang_open INTEGER NOT NULL);
+CREATE TABLE budget (uuid TEXT PRIMARY KEY, recoveries TEXT NOT NULL,
+    quarantined_since REAL);
+CREATE TABLE meta (name TEXT PRIMARY KEY, value);
+"""
+
+
+def old_database(state, version=None):
+    state.mkdir()
+    db = sqlite3.connect(str(state / store_mod.FILE))
+    db.executescript(VERSION_1)
+    rows = [("u-1/b3/LIFECYCLE/STOPPED_FAILED", "pending"),
+            ("u-2/b-/LIFECYCLE/STOPPED_DESTROYED/at-2026", "accepted"),
+            ("u-3/7/LIFECYCLE/STOPPED_FAILED", "rejected")]
+    for key, state_ in rows:
+        db.execute("INSERT INTO notification (key, body, state, "
+                   "next_attempt_at, created_at) VALUES (?, ?, ?, 5, 5)",
+                   (key, json.dumps(BODY), state_))
+    db.execute("INSERT INTO boot VALUES ('u-1', 'i-1', 3, 2, 'hb', '[]', 0, "
+               "0)")
+    db.execute("INSERT INTO meta VALUES ('next_boot', 4)")
+    if version is not None:
+        db.execute("PRAGMA user_version = %d" % version)
+    db.commit()
+    db.close()
+
+
+def test_a_version_1_database_is_migrated_with_its_rows(tmp_path, clock):
+    old_database(tmp_path / "state")
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == \
+        store_mod.VERSION == 2
+    assert [(e["key"], e["state"], e["instance_uuid"], e["boot"])
+            for e in store.entries()] == [
+        ("u-1/b3/LIFECYCLE/STOPPED_FAILED", "pending", "u-1", 3),
+        ("u-2/b-/LIFECYCLE/STOPPED_DESTROYED/at-2026", "accepted", "u-2",
+         None),
+        ("u-3/7/LIFECYCLE/STOPPED_FAILED", "rejected", "u-3", None)]
+    assert store.restore().next_boot == 4
+    assert store.restore().boots["u-1"][1].seq == 3
+    store.close()
+    store_mod.Store(tmp_path / "state", clock).close()  # once only
+
+
+def test_new_entries_carry_their_instance_and_boot(store):
+    store.apply([fx.Enqueue("u-1/b7/x", BODY, uuid="u-1", boot=7),
+                 fx.Enqueue("u-2/b9/y", BODY)])  # from its key
+    assert [(e["instance_uuid"], e["boot"]) for e in store.entries()] == [
+        ("u-1", 7), ("u-2", 9)]
+
+
+def test_a_newer_schema_is_refused_in_one_clear_line(tmp_path, clock):
+    old_database(tmp_path / "state", version=store_mod.VERSION + 1)
+    for _ in range(2):  # the lock is released: refused again, not locked
+        with pytest.raises(store_mod.StateTooNew) as refused:
+            store_mod.Store(tmp_path / "state", clock)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "schema version 3, newer than this instanceha-monitor knows " \
+        "(2)" in message
+    assert "upgrade osc-instanceha, or point [DEFAULT] state_path " \
+        "elsewhere" in message
+    assert str(tmp_path / "state" / store_mod.FILE) in message
