@@ -29,6 +29,12 @@ LEGACY = "outbox.sqlite"  # the outbox and inventory before this store
 LOCK = "monitor.lock"
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+WITHDRAWN = "withdrawn"  # final: the failure no longer holds, never sent
+# An entry due later than this is the mark of a wall clock stepped back
+# while the monitor was down (a running monitor shifts the times with the
+# clock): it is due now rather than in days.  The longest legitimate wait
+# is a retry (retry_max_interval) after a hold (forensics timeout).
+DUE_HORIZON = 3600.0
 
 _V1 = ["""
 CREATE TABLE IF NOT EXISTS notification (
@@ -163,8 +169,13 @@ def _upgrade(db, database):
 
 
 class Store:
-    def __init__(self, state_path, clock):
+    def __init__(self, state_path, clock, due_horizon=DUE_HORIZON,
+                 on_withdrawn=None):
+        """``due_horizon``: see DUE_HORIZON; ``on_withdrawn(n)``: told of
+        entries withdrawn (for a counter)."""
         self._clock = clock
+        self.due_horizon = due_horizon
+        self._on_withdrawn = on_withdrawn or (lambda count: None)
         self.path = private.make_dir(state_path)
         self._lock_fd = _lock(self.path / LOCK)
         database = self.path / FILE
@@ -211,16 +222,21 @@ class Store:
         durable = [e for e in effects if isinstance(e, fx.DURABLE)]
         if not durable:
             return False
-        wake = False
+        wake, withdrawn = False, 0
         now = self._clock()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for effect in durable:
-                wake |= self._write(effect, now)
+                if isinstance(effect, fx.Withdraw):
+                    withdrawn += self._withdraw(effect, now)
+                else:
+                    wake |= self._write(effect, now)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        if withdrawn:
+            self._on_withdrawn(withdrawn)
         return wake
 
     def _write(self, effect, now):
@@ -263,7 +279,28 @@ class Store:
                 "next_attempt_at, ?) WHERE key = ? AND state = ? AND "
                 "attempts = 0", (now, effect.key, PENDING))
             return cursor.rowcount == 1
+        elif isinstance(effect, fx.ShiftTimes):
+            self._db.execute(
+                "UPDATE notification SET next_attempt_at = next_attempt_at "
+                "+ ?, created_at = created_at + ?, finished_at = finished_at "
+                "+ ?", (effect.delta,) * 3)
         return False
+
+    def _withdraw(self, effect, now):
+        """Pending entries that no longer hold become final, never sent."""
+        query = ("UPDATE notification SET state = ?, last_error = ?, "
+                 "finished_at = ? WHERE state = ? AND ")
+        args = [WITHDRAWN, effect.reason, now, PENDING]
+        if effect.key is not None:
+            query += "key = ?"
+            args.append(effect.key)
+        else:
+            query += "instance_uuid = ?"
+            args.append(effect.uuid)
+            if effect.before_boot is not None:
+                query += " AND boot < ?"
+                args.append(effect.before_boot)
+        return self._db.execute(query, args).rowcount
 
     def _meta(self, name, default=None):
         row = self._db.execute("SELECT value FROM meta WHERE name = ?",
@@ -271,33 +308,47 @@ class Store:
         return default if row is None else row[0]
 
     # -- the outbox, for delivery and status ----------------------------------
+    def _times(self):
+        """Query parameters of the effective due time, ``_AT``."""
+        now = self._clock()
+        return {"now": now, "far": now + self.due_horizon,
+                "pending": PENDING}
+
     def due(self, limit=100, exclude=()):
+        args = dict(self._times(), limit=limit + len(exclude))
         rows = self._db.execute(
-            "SELECT * FROM notification WHERE state = ? AND "
-            "next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-            (PENDING, self._clock(), limit + len(exclude))).fetchall()
+            "SELECT * FROM notification WHERE state = :pending AND %s <= "
+            ":now ORDER BY %s, id LIMIT :limit" % (_AT, _AT), args).fetchall()
         return [e for e in map(_entry, rows) if e["key"] not in exclude][
             :limit]
 
     def next_due_at(self, exclude=()):
+        args = dict(self._times(), limit=len(exclude) + 1)
         rows = self._db.execute(
-            "SELECT key, next_attempt_at FROM notification WHERE state = ? "
-            "ORDER BY next_attempt_at LIMIT ?",
-            (PENDING, len(exclude) + 1)).fetchall()
+            "SELECT key, %s FROM notification WHERE state = :pending ORDER "
+            "BY %s LIMIT :limit" % (_AT, _AT), args).fetchall()
         times = [at for key, at in rows if key not in exclude]
         return times[0] if times else None
+
+    def is_pending(self, entry_id):
+        """Still to be sent: not answered, not withdrawn (asked right
+        before a send)."""
+        row = self._db.execute(
+            "SELECT state FROM notification WHERE id = ?",
+            (entry_id,)).fetchone()
+        return row is not None and row[0] == PENDING
 
     def record(self, entry_id, state, detail, delay=0.0,
                notification_uuid=None):
         """One attempt's outcome: ``state`` PENDING (retry after
         ``delay``), ACCEPTED or REJECTED."""
         now = self._clock()
-        if state == PENDING:
+        if state == PENDING:  # a withdrawn entry stays withdrawn
             self._db.execute(
                 "UPDATE notification SET attempts = attempts + 1, "
-                "next_attempt_at = ?, last_error = ? WHERE id = ?",
-                (now + delay, detail, entry_id))
-        else:
+                "next_attempt_at = ?, last_error = ? WHERE id = ? AND "
+                "state = ?", (now + delay, detail, entry_id, PENDING))
+        else:  # what the peer said, even of an entry withdrawn meanwhile
             self._db.execute(
                 "UPDATE notification SET attempts = attempts + 1, state = ?, "
                 "finished_at = ?, last_error = ?, notification_uuid = ? "
@@ -320,7 +371,8 @@ class Store:
                 self._db.execute(query + " ORDER BY id", args)]
 
     def recent_final(self, limit):
-        """The last ``limit`` entries with a final answer, oldest first."""
+        """The last ``limit`` entries with a final answer (withdrawn ones
+        too), oldest first."""
         rows = self._db.execute(
             "SELECT * FROM notification WHERE state != ? ORDER BY id DESC "
             "LIMIT ?", (PENDING, limit)).fetchall()
@@ -401,6 +453,12 @@ class Store:
                 target = self.path / (LEGACY + suffix + ".imported")
                 path.rename(target)
                 os.chmod(target, private.FILE_MODE)
+
+
+# The time an entry is due at: when it is due further ahead than the
+# horizon, now (see DUE_HORIZON).
+_AT = ("(CASE WHEN next_attempt_at > :far THEN :now ELSE next_attempt_at "
+       "END)")
 
 
 def _entry(row):

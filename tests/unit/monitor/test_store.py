@@ -46,6 +46,10 @@ def enqueue(store, *keys, hold=0.0):
     return store.apply([fx.Enqueue(key, BODY, hold) for key in keys])
 
 
+def pending_keys(store):
+    return [e["key"] for e in store.due()]
+
+
 def test_same_key_is_stored_once(store):
     assert enqueue(store, "a") is True
     assert enqueue(store, "a") is False
@@ -301,6 +305,89 @@ def test_an_earlier_outbox_is_taken_over_once(tmp_path, clock):
     again.close()
 
 
+# -- withdrawn entries --------------------------------------------------------
+
+def test_withdraw_by_key_is_final_and_never_due(store, clock):
+    enqueue(store, "u-1/b3/hang", "u-1/b3/other")
+    clock.now += 5
+    assert store.apply([fx.Withdraw("u-1", "the guest answers again",
+                                    key="u-1/b3/hang")]) is False
+    assert pending_keys(store) == ["u-1/b3/other"]
+    gone, = store.recent_final(10)
+    assert (gone["key"], gone["state"], gone["last_error"],
+            gone["finished_at"]) == ("u-1/b3/hang", store_mod.WITHDRAWN,
+                                     "the guest answers again", 1005.0)
+    clock.now += 10 ** 6
+    assert pending_keys(store) == ["u-1/b3/other"]
+
+
+def test_withdraw_takes_only_pending_entries_of_earlier_boots(store):
+    store.apply([fx.Enqueue("u-1/b3/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-1", boot=3),
+                 fx.Enqueue("u-1/b4/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-1", boot=4),
+                 fx.Enqueue("u-1/b5/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-1", boot=5),
+                 fx.Enqueue("u-2/b1/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-2", boot=1)])
+    accepted = store.due()[1]
+    store.record(accepted["id"], store_mod.ACCEPTED, "", 0, "n-1")
+    store.apply([fx.Withdraw("u-1", "runs again in boot 5",
+                             before_boot=5)])
+    assert {e["key"]: e["state"] for e in store.entries()} == {
+        "u-1/b3/LIFECYCLE/STOPPED_FAILED": "withdrawn",
+        "u-1/b4/LIFECYCLE/STOPPED_FAILED": "accepted",
+        "u-1/b5/LIFECYCLE/STOPPED_FAILED": "pending",
+        "u-2/b1/LIFECYCLE/STOPPED_FAILED": "pending"}
+
+
+def test_a_withdrawn_entry_stays_withdrawn_after_a_failed_send(store):
+    """Its send was under way when it was withdrawn: a retry answer does
+    not make it pending again; an acceptance is what happened."""
+    enqueue(store, "a", "b")
+    a, b = store.due()
+    store.apply([fx.Withdraw("u-1", "answers", key="a"),
+                 fx.Withdraw("u-1", "answers", key="b")])
+    assert not store.is_pending(a["id"])
+    store.record(a["id"], store_mod.PENDING, "HTTP 503", 0)
+    store.record(b["id"], store_mod.ACCEPTED, "", 0, "n-1")
+    assert [(e["state"], e["last_error"]) for e in store.entries()] == [
+        ("withdrawn", "answers"), ("accepted", None)]
+
+
+# -- the wall clock -----------------------------------------------------------
+
+@pytest.mark.parametrize("step", [3600.0, -3600.0])
+def test_a_retry_is_due_as_long_after_a_clock_step_as_before(store, clock,
+                                                             step):
+    enqueue(store, "a")
+    store.record(store.due()[0]["id"], store_mod.PENDING, "down", 30)
+    clock.now += 10 + step
+    store.apply([fx.ShiftTimes(step)])
+    assert store.due() == []
+    assert store.next_due_at() == clock.now + 20
+    assert store.oldest_pending() == 1000.0 + step
+    clock.now += 19.9
+    assert store.due() == []
+    clock.now += 0.1
+    assert pending_keys(store) == ["a"]
+
+
+def test_a_clock_stepped_back_while_down_does_not_delay_a_retry(store,
+                                                                 clock):
+    """No ShiftTimes for a step while the monitor was down: an entry due
+    further ahead than the longest legitimate wait is due now."""
+    store.due_horizon = 60
+    enqueue(store, "retry")
+    enqueue(store, "held", hold=10)
+    store.record(store.due()[0]["id"], store_mod.PENDING, "down", 30)
+    clock.now -= 86400
+    assert pending_keys(store) == ["retry", "held"]
+    assert store.next_due_at({"retry"}) == clock.now
+    clock.now = 1000.0 - 30  # a step within the horizon: they wait
+    assert store.due() == [] and store.next_due_at() == 1010.0
+
+
 # -- schema versions ----------------------------------------------------------
 
 VERSION_1 = """
@@ -351,6 +438,8 @@ def test_a_version_1_database_is_migrated_with_its_rows(tmp_path, clock):
         ("u-3/7/LIFECYCLE/STOPPED_FAILED", "rejected", "u-3", None)]
     assert store.restore().next_boot == 4
     assert store.restore().boots["u-1"][1].seq == 3
+    store.apply([fx.Withdraw("u-1", "runs again", before_boot=4)])
+    assert store.depth() == 0
     store.close()
     store_mod.Store(tmp_path / "state", clock).close()  # once only
 
