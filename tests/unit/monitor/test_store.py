@@ -1,6 +1,7 @@
 """The store: one transaction per observation, durable, idempotent,
 locked, private, pruned; and it hands the engine back what it kept."""
 import json
+import logging
 import os
 import sqlite3
 import stat
@@ -14,6 +15,7 @@ from monitor import engine as engine_mod
 from monitor import guest as gm
 from monitor import private
 from monitor import store as store_mod
+from tests.unit.monitor import disk
 
 
 class Clock:
@@ -305,6 +307,134 @@ def test_an_earlier_outbox_is_taken_over_once(tmp_path, clock):
     again.close()
 
 
+# -- a disk that refuses writes ----------------------------------------------
+
+def test_defect_a_full_disk_keeps_a_death_and_writes_it_when_space_returns(
+        tmp_path, clock):
+    """A full state disk lost a death without a word: the commit raised,
+    the notification was gone and /healthz stayed ok."""
+    store = store_mod.Store(tmp_path / "state", clock)
+    disk.fill(store)
+    assert enqueue(store, "u-1/b3/LIFECYCLE/STOPPED_FAILED") is True
+
+    health = store.health()
+    assert (health["writable"], health["since"], health["unwritten"]) == (
+        False, 1000.0, 1)
+    assert "database or disk is full" in health["error"]
+    entry, = store.due()  # delivered from memory
+    assert (store.depth(), store.oldest_pending()) == (1, 1000.0)
+    assert disk.on_disk(store, "SELECT * FROM notification WHERE key = ?",
+                        (entry["key"],)) == []
+    store.record(entry["id"], store_mod.ACCEPTED, "", 0, "n-1")
+    assert store.due() == [] and store.depth() == 0
+    assert store.flush() is False  # still full
+
+    disk.free(store)
+    assert store.flush() is True
+    assert store.health() == {"writable": True, "since": None,
+                              "error": None, "unwritten": 0}
+    assert disk.on_disk(store, "SELECT state, notification_uuid, attempts "
+                        "FROM notification WHERE key = ?", (
+                            entry["key"],)) == [("accepted", "n-1", 1)]
+    store.close()
+    again = store_mod.Store(tmp_path / "state", clock)
+    clock.now += 10 ** 6
+    assert again.due() == []
+    done, = disk.without_ballast(again.entries())
+    assert (done["id"], done["state"]) == (entry["id"], "accepted")
+    again.close()
+
+
+def test_later_changes_wait_behind_unwritten_ones(store):
+    """A budget fits on the full disk, the death before it did not: the
+    budget is not written ahead of it, both go in one transaction."""
+    disk.fill(store)
+    enqueue(store, "death")
+    store.apply([fx.PutBudget("u-1", (990.0,), None)])
+    assert disk.on_disk(store, "SELECT * FROM budget") == []
+    assert store.health()["unwritten"] == 2
+
+    disk.free(store)
+    store.apply([fx.PutBoot("u-1", "i-1", gm.Boot(4, 1))])  # flushes first
+    assert store.health()["writable"] is True
+    assert store.restore().recoveries == {"u-1": [990.0]}
+    assert [k for k, in disk.on_disk(
+        store, "SELECT key FROM notification WHERE key = 'death'")] == [
+            "death"]
+
+
+def test_a_read_only_database_is_kept_in_memory_too(store):
+    enqueue(store, "written")
+    disk.read_only(store)
+    enqueue(store, "unwritten")
+    written, unwritten = store.due()
+    store.record(written["id"], store_mod.PENDING, "HTTP 503", 30)
+    store.record(unwritten["id"], store_mod.REJECTED, "HTTP 409", 0)
+    assert "readonly" in store.health()["error"]
+    assert store.health()["unwritten"] == 3
+    assert [e["state"] for e in store.entries()] == ["pending", "rejected"]
+    assert [e["key"] for e in store.recent_final(10)] == ["unwritten"]
+
+    disk.read_only(store, False)
+    assert store.flush() is True
+    assert disk.on_disk(store, "SELECT key, state, attempts, last_error "
+                        "FROM notification ORDER BY id") == [
+        ("written", "pending", 1, "HTTP 503"),
+        ("unwritten", "rejected", 1, "HTTP 409")]
+
+
+def test_a_store_that_cannot_write_says_so_once(store, caplog):
+    caplog.set_level(logging.INFO, logger="monitor.store")
+    disk.fill(store)
+    for key in "abc":
+        enqueue(store, key)
+        store.flush()
+    disk.free(store)
+    store.flush()
+    store.flush()
+    enqueue(store, "d")
+    (error, first), (warning, then) = [(r.levelname, r.getMessage())
+                                       for r in caplog.records]
+    assert (error, warning) == ("ERROR", "WARNING")
+    assert first.startswith("The state store cannot commit to %s (database "
+                            "or disk is full)" % (store.path /
+                                                  store_mod.FILE))
+    assert then.startswith("The state store writes again: 3 changes")
+
+
+def test_a_faulty_change_is_not_kept_in_memory(store):
+    disk.fill(store)
+    with pytest.raises(AttributeError):
+        store.apply([fx.PutBoot("u-1", "i-1", None)])
+    assert store.health()["writable"] is True
+    enqueue(store, "a")
+    with pytest.raises(AttributeError):
+        store.apply([fx.Enqueue("b", BODY), fx.PutBoot("u-2", "i-2", None)])
+    assert pending_keys(store) == ["a"] and store.health()["unwritten"] == 1
+
+
+def test_wake_all_reaches_entries_in_memory(store, clock):
+    disk.fill(store)
+    enqueue(store, "a")
+    store.record(store.due()[0]["id"], store_mod.PENDING, "down", 300)
+    assert store.due() == []
+    assert store.wake_all() == 1
+    assert pending_keys(store) == ["a"]
+    assert store.health()["unwritten"] == 2  # the wake is not a change
+
+
+def test_prune_waits_while_the_disk_refuses(store, clock):
+    enqueue(store, "old")
+    store.record(store.due()[0]["id"], store_mod.ACCEPTED, "", 0)
+    disk.read_only(store)
+    enqueue(store, "new")
+    clock.now += 31 * 86400
+    assert store.prune(30 * 86400) == 0
+    disk.read_only(store, False)
+    store.flush()
+    assert store.prune(30 * 86400) == 1
+
+
 # -- withdrawn entries --------------------------------------------------------
 
 def test_withdraw_by_key_is_final_and_never_due(store, clock):
@@ -355,6 +485,22 @@ def test_a_withdrawn_entry_stays_withdrawn_after_a_failed_send(store):
         ("withdrawn", "answers"), ("accepted", None)]
 
 
+def test_entries_in_memory_are_withdrawn_too(store):
+    withdrawn = []
+    store._on_withdrawn = withdrawn.append
+    disk.fill(store)
+    store.apply([fx.Enqueue("u-1/b3/x", BODY, uuid="u-1", boot=3)])
+    entry, = store.due()
+    store.apply([fx.Withdraw("u-1", "runs again", before_boot=4)])
+    assert store.due() == [] and not store.is_pending(entry["id"])
+    disk.free(store)
+    assert store.flush()
+    assert disk.on_disk(store, "SELECT state, last_error FROM notification "
+                        "WHERE key = 'u-1/b3/x'") == [
+        ("withdrawn", "runs again")]
+    assert withdrawn == [1]  # counted once, not again when written
+
+
 # -- the wall clock -----------------------------------------------------------
 
 @pytest.mark.parametrize("step", [3600.0, -3600.0])
@@ -371,6 +517,18 @@ def test_a_retry_is_due_as_long_after_a_clock_step_as_before(store, clock,
     assert store.due() == []
     clock.now += 0.1
     assert pending_keys(store) == ["a"]
+
+
+def test_clock_steps_reach_entries_in_memory(store, clock):
+    disk.fill(store)
+    enqueue(store, "a", hold=10)
+    clock.now -= 600
+    store.apply([fx.ShiftTimes(-600.0)])
+    assert store.next_due_at() == clock.now + 10
+    disk.free(store)
+    store.flush()
+    assert disk.on_disk(store, "SELECT next_attempt_at, created_at FROM "
+                        "notification WHERE key = 'a'") == [(410.0, 400.0)]
 
 
 def test_a_clock_stepped_back_while_down_does_not_delay_a_retry(store,
