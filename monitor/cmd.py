@@ -25,6 +25,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from monitor import conf as monitor_conf
+from monitor import notification
 from monitor.conf import validate
 
 PROJECT = "instanceha"
@@ -154,8 +155,8 @@ def cmd_status(conf, args):
 
     The libvirt connection, every domain with its last event, decision
     and reason, what would find a hang of it (agent, kernel), pending
-    notifications with their last error, and a host alert when the storm
-    guard holds notifications back.
+    notifications with their last error, a host alert when the storm
+    guard holds notifications back, and a state store that cannot commit.
     """
     try:
         state = fetch_status(status_url(conf), timeout=10)
@@ -175,6 +176,13 @@ def cmd_status(conf, args):
         else " (%s)" % lv["last_error"]))
     if state.get("host_alert"):
         print("HOST ALERT: %s" % state["host_alert"])
+    store = state.get("store") or {"writable": True}
+    if not store["writable"]:
+        print("STATE STORE CANNOT COMMIT since %s: %d changes only in "
+              "memory, lost on a restart (%s); free space or fix the file "
+              "system under [DEFAULT] state_path" % (
+                  notification.iso(store["since"]), store["unwritten"],
+                  store["error"]))
     for domain in state["domains"]:
         print("  %-20s %-36s %-9s %-18s %s" % (
             domain["name"], domain["uuid"], domain.get("state", "?"),
