@@ -3,8 +3,9 @@
 Every failure an operator will meet is one line on stderr that says the
 cause and what to do; a traceback only with ``--debug``.  Exit statuses:
 0 done, 1 failed (a check, no monitor answering, a start failure), 2 the
-configuration is wrong or the monitor's runtime is not installed (systemd
-does not restart the unit for 2: ``RestartPreventExitStatus=2``).
+configuration is wrong, the monitor's runtime is not installed or is
+older than its state (systemd does not restart the unit for 2:
+``RestartPreventExitStatus=2``).
 """
 import argparse
 import asyncio
@@ -24,6 +25,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from monitor import conf as monitor_conf
+from monitor import notification
 from monitor.conf import validate
 
 PROJECT = "instanceha"
@@ -93,6 +95,8 @@ def cmd_start(conf, args):
         asyncio.run(main())
     except store.StateLocked as exc:
         raise Failure(str(exc)) from exc
+    except store.StateTooNew as exc:  # no restart helps, as for a config
+        raise Failure(str(exc), status=2) from exc
     except OSError as exc:
         raise Failure(_start_error(conf, exc)) from exc
     return 0
@@ -151,8 +155,8 @@ def cmd_status(conf, args):
 
     The libvirt connection, every domain with its last event, decision
     and reason, what would find a hang of it (agent, kernel), pending
-    notifications with their last error, and a host alert when the storm
-    guard holds notifications back.
+    notifications with their last error, a host alert when the storm
+    guard holds notifications back, and a state store that cannot commit.
     """
     try:
         state = fetch_status(status_url(conf), timeout=10)
@@ -172,6 +176,13 @@ def cmd_status(conf, args):
         else " (%s)" % lv["last_error"]))
     if state.get("host_alert"):
         print("HOST ALERT: %s" % state["host_alert"])
+    store = state.get("store") or {"writable": True}
+    if not store["writable"]:
+        print("STATE STORE CANNOT COMMIT since %s: %d changes only in "
+              "memory, lost on a restart (%s); free space or fix the file "
+              "system under [DEFAULT] state_path" % (
+                  notification.iso(store["since"]), store["unwritten"],
+                  store["error"]))
     for domain in state["domains"]:
         print("  %-20s %-36s %-9s %-18s %s" % (
             domain["name"], domain["uuid"], domain.get("state", "?"),
@@ -249,8 +260,8 @@ def parser():
                     "guests and has them recovered by Masakari, Nova or "
                     "libvirt.",
         epilog="exit status: 0 done; 1 failed (a check, no monitor "
-               "answering, a start failure); 2 configuration error or the "
-               "monitor's runtime not installed.")
+               "answering, a start failure); 2 configuration error, the "
+               "monitor's runtime not installed or older than its state.")
     top.add_argument("--version", action="version",
                      version="%s %s" % (PROG, version()))
     sub = top.add_subparsers(dest="command", required=True,

@@ -9,11 +9,18 @@ on disk).  When the backend answers again (accepted or refused), every
 entry waiting out a backoff is due at once, so an outage of any length
 ends with all of them sent promptly.
 
+Right before its send, in its worker, an entry is checked to be still
+pending: one withdrawn meanwhile (the guest answered again, the domain
+runs again in a newer boot) is not sent.  An answer is recorded before
+the loop looks for due entries again, and one the store refuses to
+record is kept and recorded later, never sent again.
+
 A backend is any callable ``send(body) -> Outcome``; it runs in a worker
 thread and tells, in its own terms, whether the recovery was accepted,
 refused for good, or must be tried again.
 """
 import asyncio
+import concurrent.futures
 import dataclasses
 import logging
 import random as _random
@@ -30,6 +37,9 @@ _STATE = {ACCEPTED: store_mod.ACCEPTED, REJECTED: store_mod.REJECTED,
 # With nothing else to wake it, the worker looks again this often (for
 # the overdue warning).
 IDLE_WAKE = 60.0
+# Right before a send, its worker waits this long for the loop to say the
+# entry is still pending; without an answer it does not send.
+CHECK_TIMEOUT = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +88,9 @@ class Delivery:
         self._wake = asyncio.Event()
         self._inflight = {}  # key -> task
         self._overdue = set()  # keys already reported overdue
+        # key -> [retry at, tries, record() args, entry, outcome, delay]:
+        # answers the store refused to record
+        self._unrecorded = {}
 
     def wake(self):
         self._wake.set()
@@ -86,9 +99,10 @@ class Delivery:
         try:
             while True:
                 self._wake.clear()
+                self._record_again()
                 free = self._pool.size - len(self._inflight)
                 if free > 0:
-                    for entry in self._store.due(free, self._inflight):
+                    for entry in self._store.due(free, self._busy()):
                         self._inflight[entry["key"]] = asyncio.ensure_future(
                             self._attempt(entry))
                 self._report_overdue()
@@ -100,29 +114,111 @@ class Delivery:
             for task in self._inflight.values():
                 task.cancel()  # the entries stay pending on disk
 
+    def _busy(self):
+        """Keys not to start now: in flight, or answered and not yet
+        recorded."""
+        return self._inflight.keys() | self._unrecorded.keys()
+
     def _next_wake(self):
         now = self._clock()
         times = [now + IDLE_WAKE]
+        times.extend(again[0] for again in self._unrecorded.values())
         if len(self._inflight) < self._pool.size:
-            due = self._store.next_due_at(self._inflight)
+            due = self._store.next_due_at(self._busy())
             if due is not None:
                 times.append(due)
         return max(0.0, min(times) - now)
 
     async def _attempt(self, entry):
-        body = entry["body"]
+        """One send, its outcome recorded before the loop looks for due
+        entries again (woken first, it found the entry still pending and
+        sent it again: thousands of sends of one incident)."""
+        loop = asyncio.get_running_loop()
         try:
-            outcome = await self._pool.run(self._send, body)
-        except Exception as exc:  # a backend bug: logged, and tried again
-            LOG.exception("Recovery backend failed on %s", entry["key"])
-            outcome = retry("%s: %s" % (type(exc).__name__, exc))
+            try:
+                outcome = await self._pool.run(self._send_if_pending, loop,
+                                               entry)
+            except Exception as exc:  # a backend bug: logged, tried again
+                LOG.exception("Recovery backend failed on %s", entry["key"])
+                outcome = retry("%s: %s" % (type(exc).__name__, exc))
+            if outcome is None:
+                LOG.info("Notification %s is no longer pending (withdrawn, "
+                         "or answered meanwhile): not sent", entry["key"])
+            else:
+                self._finish(entry, outcome)
         finally:
             del self._inflight[entry["key"]]
             self._wake.set()
+
+    def _send_if_pending(self, loop, entry):
+        """In the worker, right before the send: the entry may have been
+        withdrawn while it waited for due(), for this task or for a free
+        worker.  None: not sent."""
+        try:
+            pending = self._ask_loop(loop, self._store.is_pending,
+                                     entry["id"])
+        except Exception as exc:  # the loop is gone, stuck, or the store
+            return retry("not sent: could not tell whether it is still "
+                         "pending (%s: %s)" % (type(exc).__name__, exc))
+        if not pending:
+            return None
+        return self._send(entry["body"])
+
+    @staticmethod
+    def _ask_loop(loop, func, *args):
+        """``func(*args)`` run on the loop (the store belongs to it), from
+        a worker thread."""
+        answer = concurrent.futures.Future()
+
+        def ask():
+            if answer.set_running_or_notify_cancel():
+                try:
+                    answer.set_result(func(*args))
+                except Exception as exc:
+                    answer.set_exception(exc)
+
+        loop.call_soon_threadsafe(ask)
+        try:
+            return answer.result(CHECK_TIMEOUT)
+        finally:
+            answer.cancel()  # too late: the loop no longer runs it
+
+    def _finish(self, entry, outcome):
         delay = backoff(entry["attempts"] + 1, self._base, self._cap,
                         self._random)
-        self._store.record(entry["id"], _STATE[outcome.kind], outcome.detail,
-                           delay, outcome.notification_uuid)
+        args = (entry["id"], _STATE[outcome.kind], outcome.detail, delay,
+                outcome.notification_uuid)
+        try:
+            self._store.record(*args)
+        except Exception:
+            LOG.exception("Cannot record the outcome of %s (%s); it is "
+                          "not sent again, recording is tried again",
+                          entry["key"], outcome.kind)
+            self._unrecorded[entry["key"]] = [
+                self._clock() + self._base, 1, args, entry, outcome, delay]
+            return
+        self._recorded(entry, outcome, delay)
+
+    def _record_again(self):
+        """Outcomes the store refused, tried again with a doubling wait:
+        never a send again, never a tight loop."""
+        now = self._clock()
+        for key, again in list(self._unrecorded.items()):
+            retry_at, tries, args, entry, outcome, delay = again
+            if retry_at > now:
+                continue
+            try:
+                self._store.record(*args)
+            except Exception as exc:
+                LOG.debug("Recording %s failed again: %s", key, exc)
+                again[0] = now + min(self._cap, self._base * 2 ** tries)
+                again[1] = tries + 1
+                continue
+            del self._unrecorded[key]
+            self._recorded(entry, outcome, delay)
+
+    def _recorded(self, entry, outcome, delay):
+        body = entry["body"]
         self._metrics.notifications.labels(outcome.kind).inc()
         payload = body["payload"]
         what = "%s %s/%s" % (payload["instance_uuid"], payload["event"],

@@ -49,6 +49,20 @@ class Metrics:
             "instanceha_outbox_oldest_pending_seconds",
             "Age of the oldest notification not yet delivered (0: none)",
             registry=r)
+        self.withdrawn = prom.Counter(
+            "instanceha_notifications_withdrawn",
+            "Pending notifications withdrawn, never sent: the failure no "
+            "longer held (the guest answered again, runs again)",
+            registry=r)
+        self.store_writable = prom.Gauge(
+            "instanceha_store_writable",
+            "1 while the state store commits; 0: it keeps decisions and "
+            "outcomes in memory (full, read-only or failing disk), which a "
+            "restart would lose", registry=r)
+        self.store_unwritten = prom.Gauge(
+            "instanceha_store_unwritten",
+            "Changes the state store keeps in memory, not yet on disk",
+            registry=r)
         self.overdue = prom.Gauge(
             "instanceha_outbox_overdue",
             "Notifications pending longer than [callback] retry_max x "
@@ -103,6 +117,9 @@ class Metrics:
     def refresh(self, store, engine, now, overdue_after):
         """The gauges read at scrape time."""
         oldest = store.oldest_pending()
+        health = store.health()
+        self.store_writable.set(int(health["writable"]))
+        self.store_unwritten.set(health["unwritten"])
         self.outbox_depth.set(store.depth())
         self.oldest_pending.set(0 if oldest is None else now - oldest)
         self.overdue.set(store.overdue(now - overdue_after))

@@ -35,15 +35,27 @@ LOG = logging.getLogger(__name__)
 # a quarantine ends in status and metrics at most this late (the shortest
 # budget window is 60 s); pruning finds nothing to do most minutes
 HOUSEKEEPING = 60.0
+# while the state store keeps changes in memory, it tries to write them
+# this often (observations also try, but may be minutes apart)
+STORE_FLUSH = 5.0
+
+
+def due_horizon(conf):
+    """The longest an outbox entry legitimately waits: a retry's backoff
+    after a forensics hold.  One due later than this was left by a wall
+    clock stepped back while the monitor was down."""
+    return conf.callback.retry_max_interval + conf.forensics.timeout
 
 
 class Monitor:
     def __init__(self, conf, clock=time.time, send=None):
         self.conf, self.clock = conf, clock
-        self.store = store_mod.Store(conf.state_path, clock)
+        self.metrics = metrics_mod.Metrics()
+        self.store = store_mod.Store(conf.state_path, clock,
+                                     due_horizon=due_horizon(conf),
+                                     on_withdrawn=self.metrics.withdrawn.inc)
         self.engine = engine_mod.Engine(settings_mod.engine(conf),
                                         self.store.restore())
-        self.metrics = metrics_mod.Metrics()
         self.cloud = backends.Cloud(conf)
         intro = conf.introspectiveinstancemonitor
         self.pools = {"libvirt": threads.Pool(8, "libvirt"),
@@ -79,7 +91,9 @@ class Monitor:
         return self.conf.callback.retry_max * self.conf.callback.retry_interval
 
     def observe(self, observation):
-        """Every adapter's way in: decide, commit, then carry out."""
+        """Every adapter's way in: decide, commit, then carry out.  The
+        commit does not raise when the disk refuses it: the store keeps
+        the decision in memory and delivery goes on (``health``)."""
         effects = self.engine.observe(observation, self.clock())
         if self.store.apply(effects):
             self.delivery.wake()
@@ -127,6 +141,12 @@ class Monitor:
         state["libvirt"]["uri"] = self.conf.libvirt.connection_uri
         return state
 
+    def health(self):
+        """/healthz: not ok (HTTP 503) while the store cannot commit."""
+        store = self.store.health()
+        return {"ok": store["writable"], "libvirt": self.engine.libvirt,
+                "store": store}
+
     def render_metrics(self):
         self.metrics.refresh(self.store, self.engine, self.clock(),
                              self.overdue_after)
@@ -137,8 +157,7 @@ class Monitor:
         """Run until ``stop`` (an asyncio.Event) is set."""
         conf, intro = self.conf, self.conf.introspectiveinstancemonitor
         web = await status_http.serve(
-            self.status, self.render_metrics,
-            lambda: {"ok": True, "libvirt": self.engine.libvirt},
+            self.status, self.render_metrics, self.health,
             conf.status.listen, conf.status.port)
         controls = await control.serve(self.store.path / control.SOCKET,
                                        self.clear_quarantine)
@@ -147,7 +166,7 @@ class Monitor:
         tasks = [self.delivery.run(), self.watcher.run(),
                  self.watcher.poll_stats(
                      lambda: settings_mod.stats_interval(conf)),
-                 self._housekeeping()]
+                 self._housekeeping(), self._flush_store()]
         if conf.recovery.backend != "libvirt":
             tasks.append(backends.keep_warm(self.cloud, self.pools["send"]))
         if intro.monitor_ha_enabled_only:
@@ -155,6 +174,8 @@ class Monitor:
                 self.cloud, conf.hostname, self.observe,
                 self.pools["libvirt"], intro.ha_enabled_refresh, 60))
         if systemd.watchdog_interval():
+            # fed while the store cannot commit too: a restart would lose
+            # what it keeps in memory (STATUS says so)
             tasks.append(systemd.watchdog(
                 systemd.watchdog_interval(),
                 lambda: status_mod.watchdog_line(self.engine, self.store)))
@@ -193,3 +214,11 @@ class Monitor:
                          "days", pruned, self.conf.history_retention_days)
             self.observe(obs.Tick())
             await asyncio.sleep(HOUSEKEEPING)
+
+    async def _flush_store(self):
+        """Write what the store keeps in memory as soon as the disk takes
+        it again."""
+        while True:
+            await asyncio.sleep(STORE_FLUSH)
+            if not self.store.health()["writable"]:
+                self.store.flush()

@@ -1,5 +1,6 @@
 """The monitor's status document (``/status``, ``instanceha-monitor
-status``): the engine's view of each domain, the outbox, the connection."""
+status``): the engine's view of each domain, the outbox (entries the
+store keeps in memory included), the connection, the store's health."""
 from monitor import notification
 from monitor import store as store_mod
 
@@ -35,11 +36,16 @@ def header(conf, settings, reloaded_at, pid):
 
 
 def watchdog_line(engine, store):
-    """systemd's one-line STATUS."""
-    return "libvirt %s, %d domains, %d notifications pending%s" % (
+    """systemd's one-line STATUS.  A store that cannot commit is said
+    here, not by starving the watchdog: a restart would lose the changes
+    it keeps in memory, and find the disk as full as before."""
+    health = store.health()
+    return "libvirt %s, %d domains, %d notifications pending%s%s" % (
         "connected" if engine.connected else "DISCONNECTED",
         len(engine.guests), store.depth(),
-        ", HOST ALERT" if engine.storm.active else "")
+        ", HOST ALERT" if engine.storm.active else "",
+        "" if health["writable"] else
+        ", STATE STORE CANNOT COMMIT (%d unwritten)" % health["unwritten"])
 
 
 def render(header, view, store, issued, now, overdue_after):
@@ -55,9 +61,10 @@ def render(header, view, store, issued, now, overdue_after):
             domain["heartbeat_issue_delay_ms_max"] = round(
                 max(delays) * 1000, 1)
     oldest = min((e["created_at"] for e in pending), default=None)
-    return dict(header, **view, outbox={
+    return dict(header, **view, store=store.health(), outbox={
         "pending": len(pending),
         "overdue": sum(e["overdue"] for e in entries),
+        "withdrawn": sum(e["state"] == store_mod.WITHDRAWN for e in entries),
         "oldest_pending_seconds": (0.0 if oldest is None else
                                    round(now - oldest, 1)),
         "entries": entries,

@@ -19,9 +19,12 @@ class Server:
 
 async def serve(status, metrics, health, host, port):
     """``status()`` and ``health()`` return JSON-able dicts, ``metrics()``
-    Prometheus' text format."""
+    Prometheus' text format.  /healthz answers 503 when ``health()`` says
+    ``"ok": false``, so a plain HTTP check sees it."""
     async def healthz(_request):
-        return web.json_response(health())
+        state = health()
+        return web.json_response(state,
+                                 status=200 if state.get("ok", True) else 503)
 
     async def status_page(_request):
         return web.json_response(status())

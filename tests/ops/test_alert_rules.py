@@ -18,7 +18,8 @@ MONITOR_METRICS = {
     "instanceha_libvirt_connected", "instanceha_outbox_depth",
     "instanceha_outbox_oldest_pending_seconds", "instanceha_host_alert",
     "instanceha_quarantined", "instanceha_notifications_total",
-    "instanceha_build_info",
+    "instanceha_build_info", "instanceha_store_writable",
+    "instanceha_store_unwritten",
 }
 
 
@@ -58,6 +59,8 @@ def test_rules_pass_their_promtool_unit_tests(promtool):
     ("instanceha_libvirt_connected == 0\n        for: 1m",
      "instanceha_libvirt_connected == 0\n        for: 10s"),
     ("instanceha_host_alert == 1", "instanceha_host_alert == 0"),
+    ("instanceha_store_writable == 0\n        for: 2m",
+     "instanceha_store_writable == 0\n        for: 5m"),
 ])
 def test_promtool_tests_catch_a_changed_rule(promtool, tmp_path, change):
     """The unit tests above are not a formality: a changed threshold or

@@ -86,6 +86,24 @@ def test_defect_a_busy_status_port_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_a_state_of_a_newer_version_is_one_line_and_exit_2(tmp_path):
+    """systemd does not restart a monitor older than its state."""
+    import sqlite3
+
+    (tmp_path / "state").mkdir()
+    db = sqlite3.connect(str(tmp_path / "state" / "state.sqlite"))
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    result = run("start", "--config-file", conf(tmp_path,
+                                                "[status]\nport = 0\n"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "instanceha-monitor: the state database %s has schema version 99, "
+        "newer than this instanceha-monitor knows (2): upgrade "
+        "osc-instanceha, or point [DEFAULT] state_path elsewhere" % (
+            tmp_path / "state" / "state.sqlite"))
+
+
 def test_debug_shows_the_traceback(tmp_path):
     (tmp_path / "file").write_text("")
     path = conf(tmp_path, "[status]\nport = 0\n")

@@ -12,6 +12,7 @@ from monitor import effects as fx
 from monitor import metrics as metrics_mod
 from monitor import store as store_mod
 from monitor import threads
+from tests.unit.monitor import disk
 
 
 def body(uuid):
@@ -35,13 +36,13 @@ class Bench:
     the test controls per instance."""
 
     def __init__(self, tmp_path, send, base=0.1, cap=0.5, overdue=3600,
-                 size=8):
-        self.store = store_mod.Store(tmp_path / "state", time.time)
+                 size=8, store_class=store_mod.Store):
+        self.store = store_class(tmp_path / "state", time.time)
         self.metrics = metrics_mod.Metrics()
+        self.pool = threads.Pool(size, "send")
         self.delivery = delivery.Delivery(
-            self.store, send, time.time, self.metrics,
-            threads.Pool(size, "send"), base, cap, overdue,
-            random=lambda: 1.0)
+            self.store, send, time.time, self.metrics, self.pool, base, cap,
+            overdue, random=lambda: 1.0)
 
     def add(self, *uuids):
         if self.store.apply([fx.Enqueue(uuid, body(uuid)) for uuid in uuids]):
@@ -231,3 +232,181 @@ def test_a_backend_that_raises_is_retried(tmp_path, caplog):
 
     run(main())
     assert "Recovery backend failed" in caplog.text
+
+
+class Sends:
+    """A peer that accepts, and counts what it got per instance."""
+
+    def __init__(self):
+        self.got = []
+
+    def __call__(self, body):
+        self.got.append(body["payload"]["instance_uuid"])
+        return delivery.accepted("ok", "n-%d" % len(self.got))
+
+
+def test_defect_a_record_that_fails_after_a_send_does_not_resend(tmp_path):
+    """When recording failed after a successful send, the loop, woken
+    before the record, sent the entry again at once: 19,913 sends of one
+    incident in 2 s."""
+    sends = Sends()
+
+    async def main():
+        bench = Bench(tmp_path, sends, base=0.01, cap=0.05)
+        bench.add("vm")
+        disk.read_only(bench.store)  # the record after the send fails
+        worker = asyncio.ensure_future(bench.delivery.run())
+        await until(lambda: sends.got)
+        await asyncio.sleep(1.0)  # forty retry intervals
+        worker.cancel()
+        return bench
+
+    bench = run(main())
+    assert sends.got == ["vm"]
+    assert bench.states() == {"vm": "accepted"}  # known, in memory
+    assert bench.store.health()["writable"] is False
+
+
+def test_defect_a_death_on_a_full_disk_is_sent_once_ever(tmp_path):
+    """A death enqueued while the state disk was full was lost; now it is
+    delivered from memory once, written as accepted when space returns,
+    and never sent again, by this monitor or the next one."""
+    sends = Sends()
+
+    async def deliver(bench, seconds):
+        worker = asyncio.ensure_future(bench.delivery.run())
+        await asyncio.sleep(seconds)
+        worker.cancel()
+        bench.store.close()
+
+    async def main():
+        bench = Bench(tmp_path, sends, base=0.01, cap=0.05)
+        disk.fill(bench.store)
+        bench.add("vm")
+        worker = asyncio.ensure_future(bench.delivery.run())
+        await until(lambda: sends.got)
+        await asyncio.sleep(0.5)
+        disk.free(bench.store)
+        assert bench.store.flush()
+        await asyncio.sleep(0.5)
+        worker.cancel()
+        bench.store.close()
+        await deliver(Bench(tmp_path, sends, base=0.01, cap=0.05), 0.5)
+
+    run(main())
+    assert sends.got == ["vm"]
+    reopened = store_mod.Store(tmp_path / "state", time.time)
+    entry, = disk.without_ballast(reopened.entries())
+    reopened.close()
+    assert (entry["key"], entry["state"], entry["notification_uuid"]) == (
+        "vm", "accepted", "n-1")
+
+
+def test_defect_a_withdrawn_entry_is_never_sent(tmp_path):
+    """A notification that no longer held (the hung guest answered again)
+    was still delivered after an outage."""
+    sends = Sends()
+
+    async def main():
+        bench = Bench(tmp_path, sends)
+        bench.add("hung", "dead")
+        bench.store.apply([fx.Withdraw("hung", "the guest answers again",
+                                       key="hung")])
+        worker = asyncio.ensure_future(bench.delivery.run())
+        await until(lambda: sends.got)
+        await asyncio.sleep(0.3)
+        worker.cancel()
+        return bench.states()
+
+    assert run(main()) == {"hung": "withdrawn", "dead": "accepted"}
+    assert sends.got == ["dead"]
+
+
+def test_defect_an_entry_withdrawn_while_its_send_waits_is_not_sent(
+        tmp_path, caplog):
+    """The send of an entry waiting for a free worker went out although
+    the entry had been withdrawn meanwhile."""
+    caplog.set_level(logging.INFO, logger="monitor.delivery")
+    sends, busy = Sends(), threading.Event()
+
+    async def main():
+        bench = Bench(tmp_path, sends, size=1)
+        bench.pool.submit(busy.wait, 30)  # the only worker is taken
+        worker = asyncio.ensure_future(bench.delivery.run())
+        bench.add("vm")
+        await until(lambda: bench.delivery._inflight)
+        bench.store.apply([fx.Withdraw("vm", "the guest answers again",
+                                       key="vm")])
+        busy.set()
+        await until(lambda: not bench.delivery._inflight)
+        await asyncio.sleep(0.3)
+        worker.cancel()
+        return bench.states()
+
+    bench_states = run(main())
+    assert sends.got == [] and bench_states == {"vm": "withdrawn"}
+    assert "vm is no longer pending" in caplog.text
+
+
+class WithdrawnAfterDue(store_mod.Store):
+    """An observation withdraws each entry right after due() handed it
+    to the delivery worker, before its send."""
+
+    def due(self, limit=100, exclude=()):
+        entries = super().due(limit, exclude)
+        for entry in entries:
+            self.apply([fx.Withdraw(entry["key"], "answers again",
+                                    key=entry["key"])])
+        return entries
+
+
+def test_defect_an_entry_withdrawn_after_due_is_not_sent(tmp_path):
+    """Withdrawn between due() and the send, it was sent all the same."""
+    sends = Sends()
+
+    async def main():
+        bench = Bench(tmp_path, sends, store_class=WithdrawnAfterDue)
+        worker = asyncio.ensure_future(bench.delivery.run())
+        bench.add("a", "b")
+        await until(lambda: set(bench.states().values()) == {"withdrawn"})
+        await asyncio.sleep(0.3)
+        worker.cancel()
+
+    run(main())
+    assert sends.got == []
+
+
+class RecordRaises(store_mod.Store):
+    """A store whose record() raises the first three times (a bug, not a
+    disk error, which the store keeps in memory itself)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls = 0
+
+    def record(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls <= 3:
+            raise RuntimeError("bug")
+        return super().record(*args, **kwargs)
+
+
+def test_an_outcome_that_cannot_be_recorded_is_recorded_later(tmp_path):
+    """Never sent again, never a tight loop: recording is retried with a
+    doubling wait."""
+    sends = Sends()
+
+    async def main():
+        bench = Bench(tmp_path, sends, base=0.05, cap=0.2,
+                      store_class=RecordRaises)
+        worker = asyncio.ensure_future(bench.delivery.run())
+        bench.add("vm")
+        await until(lambda: bench.states() == {"vm": "accepted"})
+        await asyncio.sleep(0.5)
+        worker.cancel()
+        return bench
+
+    bench = run(main())
+    assert sends.got == ["vm"] and bench.store.calls == 4
+    assert bench.metrics.registry.get_sample_value(
+        "instanceha_notifications_total", {"result": "accepted"}) == 1

@@ -404,3 +404,94 @@ def test_libvirtd_away_is_logged_once_a_minute_not_per_attempt(start,
     lines = [r for r in caplog.records if "unavailable" in r.message]
     assert len(lines) == 1
     assert "retrying every 0.5 s" in lines[0].message
+
+
+def test_defect_a_full_state_disk_is_said_and_loses_nothing(
+        start, domains, monkeypatch, capsys):
+    """A full state disk lost deaths without a word: the commit raised,
+    the notification was gone and /healthz stayed ok."""
+    import argparse
+
+    from monitor import cmd
+    from monitor import service
+    from monitor import status as status_mod
+    from tests.unit.monitor import disk
+
+    monkeypatch.setattr(service, "STORE_FLUSH", 0.1)
+    recorder = Recorder()
+    monitor = start(send=recorder)
+    m = monitor.monitor
+    dom, = domains.create()
+    monitor.wait_for(lambda: dom.UUIDString() in running_boots(monitor))
+    monitor.loop.call(disk.fill, m.store)
+
+    monitor.process_dies(dom)
+    monitor.wait_for(lambda: recorder.bodies)  # delivered from memory
+
+    def told():
+        try:
+            with urllib.request.urlopen(m.status_url + "/healthz") as answer:
+                health = (answer.status, json.load(answer))
+        except urllib.error.HTTPError as refused:
+            health = (refused.code, json.load(refused))
+        with urllib.request.urlopen(m.status_url + "/metrics") as answer:
+            metrics = answer.read().decode()
+        line = monitor.loop.call(status_mod.watchdog_line, m.engine, m.store)
+        return health, metrics, line, monitor.status()
+
+    monitor.wait_for(lambda: m.store.health()["unwritten"] >= 2)
+    (code, health), metrics, line, status = told()
+    assert code == 503 and health["ok"] is False
+    assert health["store"]["writable"] is False
+    assert "database or disk is full" in health["store"]["error"]
+    assert "instanceha_store_writable 0.0" in metrics
+    assert "instanceha_store_unwritten 0.0" not in metrics
+    assert ", STATE STORE CANNOT COMMIT (%d unwritten)" % health["store"][
+        "unwritten"] in line
+    assert status["store"]["writable"] is False
+    entry, = [e for e in status["outbox"]["entries"]
+              if e["instance_uuid"] == dom.UUIDString()]
+    assert entry["state"] == store.ACCEPTED
+    assert status["outbox"]["pending"] == 0
+    assert cmd.cmd_status(m.conf, argparse.Namespace(json=False)) == 0
+    assert "\nSTATE STORE CANNOT COMMIT since " in capsys.readouterr().out
+
+    monitor.loop.call(disk.free, m.store)  # space returns
+    monitor.wait_for(lambda: m.store.health()["writable"], timeout=5)
+    (code, health), metrics, line, status = told()
+    assert code == 200 and health["ok"] is True
+    assert health["store"] == {"writable": True, "since": None,
+                               "error": None, "unwritten": 0}
+    assert "instanceha_store_writable 1.0" in metrics
+    assert "instanceha_store_unwritten 0.0" in metrics
+    assert "CANNOT COMMIT" not in line
+    cmd.cmd_status(m.conf, argparse.Namespace(json=False))
+    assert "CANNOT COMMIT" not in capsys.readouterr().out
+    assert status["store"]["writable"] is True
+    assert monitor.loop.call(disk.on_disk, m.store, (
+        "SELECT state FROM notification WHERE instance_uuid = ?"),
+        (dom.UUIDString(),)) == [(store.ACCEPTED,)]
+    time.sleep(0.5)
+    assert len(recorder.bodies) == 1
+
+
+def test_withdrawn_entries_are_counted_in_status_and_metrics(start, domains):
+    from monitor import effects as fx
+
+    class Down:
+        def __call__(self, body):
+            return delivery.retry("ConnectFailure: refused")
+
+    monitor = start(send=Down())
+    m = monitor.monitor
+    dom, = domains.create()
+    monitor.process_dies(dom)
+    monitor.wait_for(lambda: m.store.entries()[0]["attempts"] >= 1)
+    key = m.store.entries()[0]["key"]
+    monitor.loop.call(m.store.apply, [fx.Withdraw(
+        dom.UUIDString(), "runs again", key=key)])
+    outbox = monitor.status()["outbox"]
+    assert (outbox["pending"], outbox["withdrawn"]) == (0, 1)
+    assert outbox["entries"][0]["last_error"] == "runs again"
+    assert m.metrics.registry.get_sample_value(
+        "instanceha_notifications_withdrawn_total") == 1

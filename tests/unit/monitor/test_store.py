@@ -1,5 +1,7 @@
 """The store: one transaction per observation, durable, idempotent,
 locked, private, pruned; and it hands the engine back what it kept."""
+import json
+import logging
 import os
 import sqlite3
 import stat
@@ -13,6 +15,7 @@ from monitor import engine as engine_mod
 from monitor import guest as gm
 from monitor import private
 from monitor import store as store_mod
+from tests.unit.monitor import disk
 
 
 class Clock:
@@ -43,6 +46,10 @@ def store(tmp_path, clock):
 
 def enqueue(store, *keys, hold=0.0):
     return store.apply([fx.Enqueue(key, BODY, hold) for key in keys])
+
+
+def pending_keys(store):
+    return [e["key"] for e in store.due()]
 
 
 def test_same_key_is_stored_once(store):
@@ -298,3 +305,319 @@ def test_an_earlier_outbox_is_taken_over_once(tmp_path, clock):
     again = store_mod.Store(state, clock)  # not imported twice
     assert len(again.entries()) == 1
     again.close()
+
+
+# -- a disk that refuses writes ----------------------------------------------
+
+def test_defect_a_full_disk_keeps_a_death_and_writes_it_when_space_returns(
+        tmp_path, clock):
+    """A full state disk lost a death without a word: the commit raised,
+    the notification was gone and /healthz stayed ok."""
+    store = store_mod.Store(tmp_path / "state", clock)
+    disk.fill(store)
+    assert enqueue(store, "u-1/b3/LIFECYCLE/STOPPED_FAILED") is True
+
+    health = store.health()
+    assert (health["writable"], health["since"], health["unwritten"]) == (
+        False, 1000.0, 1)
+    assert "database or disk is full" in health["error"]
+    entry, = store.due()  # delivered from memory
+    assert (store.depth(), store.oldest_pending()) == (1, 1000.0)
+    assert disk.on_disk(store, "SELECT * FROM notification WHERE key = ?",
+                        (entry["key"],)) == []
+    store.record(entry["id"], store_mod.ACCEPTED, "", 0, "n-1")
+    assert store.due() == [] and store.depth() == 0
+    assert store.flush() is False  # still full
+
+    disk.free(store)
+    assert store.flush() is True
+    assert store.health() == {"writable": True, "since": None,
+                              "error": None, "unwritten": 0}
+    assert disk.on_disk(store, "SELECT state, notification_uuid, attempts "
+                        "FROM notification WHERE key = ?", (
+                            entry["key"],)) == [("accepted", "n-1", 1)]
+    store.close()
+    again = store_mod.Store(tmp_path / "state", clock)
+    clock.now += 10 ** 6
+    assert again.due() == []
+    done, = disk.without_ballast(again.entries())
+    assert (done["id"], done["state"]) == (entry["id"], "accepted")
+    again.close()
+
+
+def test_later_changes_wait_behind_unwritten_ones(store):
+    """A budget fits on the full disk, the death before it did not: the
+    budget is not written ahead of it, both go in one transaction."""
+    disk.fill(store)
+    enqueue(store, "death")
+    store.apply([fx.PutBudget("u-1", (990.0,), None)])
+    assert disk.on_disk(store, "SELECT * FROM budget") == []
+    assert store.health()["unwritten"] == 2
+
+    disk.free(store)
+    store.apply([fx.PutBoot("u-1", "i-1", gm.Boot(4, 1))])  # flushes first
+    assert store.health()["writable"] is True
+    assert store.restore().recoveries == {"u-1": [990.0]}
+    assert [k for k, in disk.on_disk(
+        store, "SELECT key FROM notification WHERE key = 'death'")] == [
+            "death"]
+
+
+def test_a_read_only_database_is_kept_in_memory_too(store):
+    enqueue(store, "written")
+    disk.read_only(store)
+    enqueue(store, "unwritten")
+    written, unwritten = store.due()
+    store.record(written["id"], store_mod.PENDING, "HTTP 503", 30)
+    store.record(unwritten["id"], store_mod.REJECTED, "HTTP 409", 0)
+    assert "readonly" in store.health()["error"]
+    assert store.health()["unwritten"] == 3
+    assert [e["state"] for e in store.entries()] == ["pending", "rejected"]
+    assert [e["key"] for e in store.recent_final(10)] == ["unwritten"]
+
+    disk.read_only(store, False)
+    assert store.flush() is True
+    assert disk.on_disk(store, "SELECT key, state, attempts, last_error "
+                        "FROM notification ORDER BY id") == [
+        ("written", "pending", 1, "HTTP 503"),
+        ("unwritten", "rejected", 1, "HTTP 409")]
+
+
+def test_a_store_that_cannot_write_says_so_once(store, caplog):
+    caplog.set_level(logging.INFO, logger="monitor.store")
+    disk.fill(store)
+    for key in "abc":
+        enqueue(store, key)
+        store.flush()
+    disk.free(store)
+    store.flush()
+    store.flush()
+    enqueue(store, "d")
+    (error, first), (warning, then) = [(r.levelname, r.getMessage())
+                                       for r in caplog.records]
+    assert (error, warning) == ("ERROR", "WARNING")
+    assert first.startswith("The state store cannot commit to %s (database "
+                            "or disk is full)" % (store.path /
+                                                  store_mod.FILE))
+    assert then.startswith("The state store writes again: 3 changes")
+
+
+def test_a_faulty_change_is_not_kept_in_memory(store):
+    disk.fill(store)
+    with pytest.raises(AttributeError):
+        store.apply([fx.PutBoot("u-1", "i-1", None)])
+    assert store.health()["writable"] is True
+    enqueue(store, "a")
+    with pytest.raises(AttributeError):
+        store.apply([fx.Enqueue("b", BODY), fx.PutBoot("u-2", "i-2", None)])
+    assert pending_keys(store) == ["a"] and store.health()["unwritten"] == 1
+
+
+def test_wake_all_reaches_entries_in_memory(store, clock):
+    disk.fill(store)
+    enqueue(store, "a")
+    store.record(store.due()[0]["id"], store_mod.PENDING, "down", 300)
+    assert store.due() == []
+    assert store.wake_all() == 1
+    assert pending_keys(store) == ["a"]
+    assert store.health()["unwritten"] == 2  # the wake is not a change
+
+
+def test_prune_waits_while_the_disk_refuses(store, clock):
+    enqueue(store, "old")
+    store.record(store.due()[0]["id"], store_mod.ACCEPTED, "", 0)
+    disk.read_only(store)
+    enqueue(store, "new")
+    clock.now += 31 * 86400
+    assert store.prune(30 * 86400) == 0
+    disk.read_only(store, False)
+    store.flush()
+    assert store.prune(30 * 86400) == 1
+
+
+# -- withdrawn entries --------------------------------------------------------
+
+def test_withdraw_by_key_is_final_and_never_due(store, clock):
+    enqueue(store, "u-1/b3/hang", "u-1/b3/other")
+    clock.now += 5
+    assert store.apply([fx.Withdraw("u-1", "the guest answers again",
+                                    key="u-1/b3/hang")]) is False
+    assert pending_keys(store) == ["u-1/b3/other"]
+    gone, = store.recent_final(10)
+    assert (gone["key"], gone["state"], gone["last_error"],
+            gone["finished_at"]) == ("u-1/b3/hang", store_mod.WITHDRAWN,
+                                     "the guest answers again", 1005.0)
+    clock.now += 10 ** 6
+    assert pending_keys(store) == ["u-1/b3/other"]
+
+
+def test_withdraw_takes_only_pending_entries_of_earlier_boots(store):
+    store.apply([fx.Enqueue("u-1/b3/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-1", boot=3),
+                 fx.Enqueue("u-1/b4/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-1", boot=4),
+                 fx.Enqueue("u-1/b5/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-1", boot=5),
+                 fx.Enqueue("u-2/b1/LIFECYCLE/STOPPED_FAILED", BODY,
+                            uuid="u-2", boot=1)])
+    accepted = store.due()[1]
+    store.record(accepted["id"], store_mod.ACCEPTED, "", 0, "n-1")
+    store.apply([fx.Withdraw("u-1", "runs again in boot 5",
+                             before_boot=5)])
+    assert {e["key"]: e["state"] for e in store.entries()} == {
+        "u-1/b3/LIFECYCLE/STOPPED_FAILED": "withdrawn",
+        "u-1/b4/LIFECYCLE/STOPPED_FAILED": "accepted",
+        "u-1/b5/LIFECYCLE/STOPPED_FAILED": "pending",
+        "u-2/b1/LIFECYCLE/STOPPED_FAILED": "pending"}
+
+
+def test_a_withdrawn_entry_stays_withdrawn_after_a_failed_send(store):
+    """Its send was under way when it was withdrawn: a retry answer does
+    not make it pending again; an acceptance is what happened."""
+    enqueue(store, "a", "b")
+    a, b = store.due()
+    store.apply([fx.Withdraw("u-1", "answers", key="a"),
+                 fx.Withdraw("u-1", "answers", key="b")])
+    assert not store.is_pending(a["id"])
+    store.record(a["id"], store_mod.PENDING, "HTTP 503", 0)
+    store.record(b["id"], store_mod.ACCEPTED, "", 0, "n-1")
+    assert [(e["state"], e["last_error"]) for e in store.entries()] == [
+        ("withdrawn", "answers"), ("accepted", None)]
+
+
+def test_entries_in_memory_are_withdrawn_too(store):
+    withdrawn = []
+    store._on_withdrawn = withdrawn.append
+    disk.fill(store)
+    store.apply([fx.Enqueue("u-1/b3/x", BODY, uuid="u-1", boot=3)])
+    entry, = store.due()
+    store.apply([fx.Withdraw("u-1", "runs again", before_boot=4)])
+    assert store.due() == [] and not store.is_pending(entry["id"])
+    disk.free(store)
+    assert store.flush()
+    assert disk.on_disk(store, "SELECT state, last_error FROM notification "
+                        "WHERE key = 'u-1/b3/x'") == [
+        ("withdrawn", "runs again")]
+    assert withdrawn == [1]  # counted once, not again when written
+
+
+# -- the wall clock -----------------------------------------------------------
+
+@pytest.mark.parametrize("step", [3600.0, -3600.0])
+def test_a_retry_is_due_as_long_after_a_clock_step_as_before(store, clock,
+                                                             step):
+    enqueue(store, "a")
+    store.record(store.due()[0]["id"], store_mod.PENDING, "down", 30)
+    clock.now += 10 + step
+    store.apply([fx.ShiftTimes(step)])
+    assert store.due() == []
+    assert store.next_due_at() == clock.now + 20
+    assert store.oldest_pending() == 1000.0 + step
+    clock.now += 19.9
+    assert store.due() == []
+    clock.now += 0.1
+    assert pending_keys(store) == ["a"]
+
+
+def test_clock_steps_reach_entries_in_memory(store, clock):
+    disk.fill(store)
+    enqueue(store, "a", hold=10)
+    clock.now -= 600
+    store.apply([fx.ShiftTimes(-600.0)])
+    assert store.next_due_at() == clock.now + 10
+    disk.free(store)
+    store.flush()
+    assert disk.on_disk(store, "SELECT next_attempt_at, created_at FROM "
+                        "notification WHERE key = 'a'") == [(410.0, 400.0)]
+
+
+def test_a_clock_stepped_back_while_down_does_not_delay_a_retry(store,
+                                                                 clock):
+    """No ShiftTimes for a step while the monitor was down: an entry due
+    further ahead than the longest legitimate wait is due now."""
+    store.due_horizon = 60
+    enqueue(store, "retry")
+    enqueue(store, "held", hold=10)
+    store.record(store.due()[0]["id"], store_mod.PENDING, "down", 30)
+    clock.now -= 86400
+    assert pending_keys(store) == ["retry", "held"]
+    assert store.next_due_at({"retry"}) == clock.now
+    clock.now = 1000.0 - 30  # a step within the horizon: they wait
+    assert store.due() == [] and store.next_due_at() == 1010.0
+
+
+# -- schema versions ----------------------------------------------------------
+
+VERSION_1 = """
+CREATE TABLE notification (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL
+    DEFAULT 0, next_attempt_at REAL NOT NULL, last_error TEXT, created_at
+    REAL NOT NULL, finished_at REAL, notification_uuid TEXT);
+CREATE INDEX notification_state ON notification (state, next_attempt_at);
+CREATE TABLE boot (uuid TEXT PRIMARY KEY, name TEXT NOT NULL, seq INTEGER
+    NOT NULL, dom_id INTEGER NOT NULL, host_boot TEXT, notified TEXT NOT
+    NULL, hangs INTEGER NOT NULL, hang_open INTEGER NOT NULL);
+CREATE TABLE budget (uuid TEXT PRIMARY KEY, recoveries TEXT NOT NULL,
+    quarantined_since REAL);
+CREATE TABLE meta (name TEXT PRIMARY KEY, value);
+"""
+
+
+def old_database(state, version=None):
+    state.mkdir()
+    db = sqlite3.connect(str(state / store_mod.FILE))
+    db.executescript(VERSION_1)
+    rows = [("u-1/b3/LIFECYCLE/STOPPED_FAILED", "pending"),
+            ("u-2/b-/LIFECYCLE/STOPPED_DESTROYED/at-2026", "accepted"),
+            ("u-3/7/LIFECYCLE/STOPPED_FAILED", "rejected")]
+    for key, state_ in rows:
+        db.execute("INSERT INTO notification (key, body, state, "
+                   "next_attempt_at, created_at) VALUES (?, ?, ?, 5, 5)",
+                   (key, json.dumps(BODY), state_))
+    db.execute("INSERT INTO boot VALUES ('u-1', 'i-1', 3, 2, 'hb', '[]', 0, "
+               "0)")
+    db.execute("INSERT INTO meta VALUES ('next_boot', 4)")
+    if version is not None:
+        db.execute("PRAGMA user_version = %d" % version)
+    db.commit()
+    db.close()
+
+
+def test_a_version_1_database_is_migrated_with_its_rows(tmp_path, clock):
+    old_database(tmp_path / "state")
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == \
+        store_mod.VERSION == 2
+    assert [(e["key"], e["state"], e["instance_uuid"], e["boot"])
+            for e in store.entries()] == [
+        ("u-1/b3/LIFECYCLE/STOPPED_FAILED", "pending", "u-1", 3),
+        ("u-2/b-/LIFECYCLE/STOPPED_DESTROYED/at-2026", "accepted", "u-2",
+         None),
+        ("u-3/7/LIFECYCLE/STOPPED_FAILED", "rejected", "u-3", None)]
+    assert store.restore().next_boot == 4
+    assert store.restore().boots["u-1"][1].seq == 3
+    store.apply([fx.Withdraw("u-1", "runs again", before_boot=4)])
+    assert store.depth() == 0
+    store.close()
+    store_mod.Store(tmp_path / "state", clock).close()  # once only
+
+
+def test_new_entries_carry_their_instance_and_boot(store):
+    store.apply([fx.Enqueue("u-1/b7/x", BODY, uuid="u-1", boot=7),
+                 fx.Enqueue("u-2/b9/y", BODY)])  # from its key
+    assert [(e["instance_uuid"], e["boot"]) for e in store.entries()] == [
+        ("u-1", 7), ("u-2", 9)]
+
+
+def test_a_newer_schema_is_refused_in_one_clear_line(tmp_path, clock):
+    old_database(tmp_path / "state", version=store_mod.VERSION + 1)
+    for _ in range(2):  # the lock is released: refused again, not locked
+        with pytest.raises(store_mod.StateTooNew) as refused:
+            store_mod.Store(tmp_path / "state", clock)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert "schema version 3, newer than this instanceha-monitor knows " \
+        "(2)" in message
+    assert "upgrade osc-instanceha, or point [DEFAULT] state_path " \
+        "elsewhere" in message
+    assert str(tmp_path / "state" / store_mod.FILE) in message
