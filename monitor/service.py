@@ -53,7 +53,8 @@ class Monitor:
             conf.libvirt.connection_uri, self.observe, self.pools["libvirt"],
             (conf.libvirt.keepalive_interval, conf.libvirt.keepalive_count),
             max_backoff=conf.libvirt.reconnect_max_delay,
-            sock_path_pattern=intro.qemu_guest_agent_sock_path)
+            sock_path_pattern=intro.qemu_guest_agent_sock_path,
+            stats_deadline=conf.libvirt.stats_deadline)
         self.prober = prober_mod.Prober(
             self.watcher.domain, self.observe, self.pools["ping"],
             intro.guest_monitoring_interval, intro.guest_monitoring_timeout,
