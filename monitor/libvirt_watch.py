@@ -160,6 +160,8 @@ class Watcher:
         self.conn = None
         self._callback_ids = []
         self._handles = {}  # uuid -> virDomain of the current connection
+        self._running = set()  # uuids whose QEMU runs, as last told
+        self._decided = set()  # lifecycle events while a listing runs
         self._listing = None  # uuids with events while a listing runs
         self._closed = None
         self._loop = None
@@ -324,13 +326,22 @@ class Watcher:
         self.conn = conn = await self._call(libvirt.open, self.uri)
         self._closed = self._loop.create_future()
         await self._call(self._register, conn)
-        self._listing = set()
+        self._listing, self._decided = set(), set()
         try:
             domains, handles = await self._call(list_domains, conn,
                                                 self._sock_path)
         finally:
             touched, self._listing = self._listing, None
-        self._handles = handles
+        # a lifecycle event that arrived while the listing ran is newer
+        running = {d.uuid for d in domains if d.dom_id != -1}
+        for uuid in self._decided:
+            handles.pop(uuid, None)
+            running.discard(uuid)
+            if uuid in self._handles:
+                handles[uuid] = self._handles[uuid]
+            if uuid in self._running:
+                running.add(uuid)
+        self._handles, self._running, self._decided = handles, running, set()
         self._post(obs.Connected(domains, host_boot_id(self.uri),
                                  frozenset(touched)))
         LOG.info("Connected to %s; %d domains", self.uri, len(domains))
@@ -353,7 +364,7 @@ class Watcher:
 
     def _teardown(self):
         conn, self.conn = self.conn, None
-        self._handles = {}
+        self._handles, self._running = {}, set()
         if conn is None:
             return
         for callback_id in self._callback_ids:
@@ -380,15 +391,40 @@ class Watcher:
         if self._listing is not None:
             self._listing.add(uuid)
         if isinstance(observation, obs.Lifecycle):
-            if observation.event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED:
-                self._handles.pop(uuid, None)
-            else:
-                self._handles[uuid] = dom
+            self._keep_handle(dom, uuid, observation.event)
             if observation.event == libvirt.VIR_DOMAIN_EVENT_STARTED:
                 task = asyncio.ensure_future(self._describe(dom, uuid))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         self._post(observation)
+
+    def _keep_handle(self, dom, uuid, event):
+        """The handle map after one lifecycle event.
+
+        Nova's live snapshot and volume swap undefine a *running* domain
+        (it turns transient for the block job; QEMU keeps running) and
+        define it again: UNDEFINED/REMOVED, later DEFINED/ADDED.  So an
+        UNDEFINED drops the handle only of a domain whose QEMU is not
+        running as last told (its last event, or the listing, said
+        stopped or never started); a STOPPED drops it always, which also
+        ends a domain undefined while it ran (and a transient domain,
+        which gets no UNDEFINED).  A stopped domain has nothing to ping,
+        and its next STARTED brings the handle back, so the map holds the
+        running domains and those defined and not yet started, whatever
+        the churn.
+        """
+        if self._listing is not None:
+            self._decided.add(uuid)
+        if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+            self._running.discard(uuid)
+            self._handles.pop(uuid, None)
+        elif event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED:
+            if uuid not in self._running:
+                self._handles.pop(uuid, None)
+        else:
+            self._handles[uuid] = dom
+            if event != libvirt.VIR_DOMAIN_EVENT_DEFINED:
+                self._running.add(uuid)
 
     async def _describe(self, dom, uuid):
         try:

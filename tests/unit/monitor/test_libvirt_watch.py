@@ -293,3 +293,116 @@ def test_poll_stats_keeps_its_period_and_caps_the_deadline_by_it():
                                         timed_out=True)
     assert time.monotonic() - started < 1.5
 
+
+# -- domain handles ----------------------------------------------------------
+def running_watcher():
+    loop_thread = harness.loop_thread()
+    seen = []
+    pool = threads.Pool(4, "libvirt")
+    watcher = loop_thread.call(lambda: libvirt_watch.Watcher(
+        "test:///default", seen.append, pool))
+    task = asyncio.run_coroutine_threadsafe(watcher.run(), loop_thread.loop)
+    wait(lambda: any(isinstance(o, obs.Connected) for o in seen))
+    return loop_thread, watcher, task, seen
+
+
+def wait(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not within %s s" % timeout
+        time.sleep(0.005)
+
+
+def events_of(seen, uuid):
+    return [o.event for o in seen
+            if isinstance(o, obs.Lifecycle) and o.uuid == uuid]
+
+
+def test_a_running_domain_undefined_and_defined_again_keeps_its_handle(
+        domains):
+    """Nova's live snapshot: the running domain turns transient for the
+    block job (UNDEFINED while QEMU runs), then is defined again."""
+    loop_thread, watcher, task, seen = running_watcher()
+    try:
+        dom, = domains.create()
+        uuid = dom.UUIDString()
+        wait(lambda: watcher.domain(uuid) is not None)
+        xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+        dom.undefine()
+        wait(lambda: libvirt.VIR_DOMAIN_EVENT_UNDEFINED in
+             events_of(seen, uuid))
+        assert loop_thread.call(watcher.domain, uuid) is not None
+        domains.conn.defineXML(xml)
+        wait(lambda: libvirt.VIR_DOMAIN_EVENT_DEFINED in
+             events_of(seen, uuid)[1:])
+        assert loop_thread.call(watcher.domain, uuid) is not None
+
+        dom.undefine()  # transient again, and this time it stops
+        dom.destroy()
+        domains.made.remove(dom)
+        wait(lambda: events_of(seen, uuid)[-1] ==
+             libvirt.VIR_DOMAIN_EVENT_STOPPED)
+        assert loop_thread.call(watcher.domain, uuid) is None
+    finally:
+        task.cancel()
+        loop_thread.call(watcher.close)
+
+
+def test_a_stopped_domain_undefined_loses_its_handle(domains):
+    loop_thread, watcher, task, seen = running_watcher()
+    try:
+        dom, = domains.create()
+        uuid = dom.UUIDString()
+        wait(lambda: watcher.domain(uuid) is not None)
+        dom.destroy()
+        dom.undefine()
+        domains.made.remove(dom)
+        wait(lambda: libvirt.VIR_DOMAIN_EVENT_UNDEFINED in
+             events_of(seen, uuid))
+        assert loop_thread.call(watcher.domain, uuid) is None
+        # defined and undefined without ever running: nothing kept either
+        xml = ("<domain type='test'><name>never-run</name><memory>65536"
+               "</memory><os><type>hvm</type></os></domain>")
+        never = domains.conn.defineXML(xml)
+        never.undefine()
+        wait(lambda: libvirt.VIR_DOMAIN_EVENT_UNDEFINED in
+             events_of(seen, never.UUIDString()))
+        assert loop_thread.call(watcher.domain, never.UUIDString()) is None
+    finally:
+        task.cancel()
+        loop_thread.call(watcher.close)
+
+
+def test_handles_stay_bounded_over_domain_churn(domains):
+    """1,000 define/start/destroy/undefine cycles, and 200 transient
+    domains (createXML, destroyed, which get no UNDEFINED): the handle
+    map holds what exists, not what passed."""
+    loop_thread, watcher, task, seen = running_watcher()
+    conn = domains.conn
+    try:
+        before = len(loop_thread.call(lambda: watcher._handles))
+        last = None
+        for n in range(1000):
+            dom = conn.defineXML(
+                "<domain type='test'><name>churn-%d</name><memory>65536"
+                "</memory><os><type>hvm</type></os></domain>" % n)
+            dom.create()
+            dom.destroy()
+            dom.undefine()
+            last = dom.UUIDString()
+        for n in range(200):
+            dom = conn.createXML(
+                "<domain type='test'><name>transient-%d</name><memory>65536"
+                "</memory><os><type>hvm</type></os></domain>" % n, 0)
+            dom.destroy()
+            last_transient = dom.UUIDString()
+        wait(lambda: events_of(seen, last_transient)[-1:] ==
+             [libvirt.VIR_DOMAIN_EVENT_STOPPED], timeout=60)
+        assert events_of(seen, last)[-1] == libvirt.VIR_DOMAIN_EVENT_UNDEFINED
+        handles, running = loop_thread.call(
+            lambda: (len(watcher._handles), len(watcher._running)))
+    finally:
+        task.cancel()
+        loop_thread.call(watcher.close)
+    assert handles <= before
+    assert running <= before
