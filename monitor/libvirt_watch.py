@@ -113,9 +113,14 @@ def domain_facts(xml, sock_path_pattern=None):
     return channel, connected, period
 
 
+def is_local(uri):
+    """A libvirt URI of this host (no host name in it)."""
+    return not urllib.parse.urlsplit(uri).hostname
+
+
 def host_boot_id(uri):
     """This host's boot id for a local URI (None for a remote host)."""
-    if urllib.parse.urlsplit(uri).hostname:
+    if not is_local(uri):
         return None
     try:
         return HOST_BOOT_ID.read_text().strip()
