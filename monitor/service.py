@@ -48,7 +48,9 @@ class Monitor:
         intro = conf.introspectiveinstancemonitor
         self.pools = {"libvirt": threads.Pool(8, "libvirt"),
                       "ping": threads.Pool(intro.heartbeat_workers, "ping"),
-                      "send": threads.Pool(8, "send")}
+                      "send": threads.Pool(8, "send"),
+                      "forensics": threads.Pool(forensics_mod.WORKERS,
+                                                "forensics")}
         self.watcher = libvirt_watch.Watcher(
             conf.libvirt.connection_uri, self.observe, self.pools["libvirt"],
             (conf.libvirt.keepalive_interval, conf.libvirt.keepalive_count),
@@ -61,7 +63,7 @@ class Monitor:
             self.metrics)
         self.forensics = forensics_mod.Forensics(
             conf.libvirt.connection_uri, self.store.path / "forensics",
-            conf.forensics, self.pools["libvirt"], self.observe, clock)
+            conf.forensics, self.pools["forensics"], self.observe, clock)
         self.delivery = delivery_mod.Delivery(
             self.store, send or backends.sender(conf, self.cloud), clock,
             self.metrics, self.pools["send"], conf.callback.retry_interval,
