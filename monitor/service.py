@@ -17,10 +17,10 @@ from monitor import delivery as delivery_mod
 from monitor import effects as fx
 from monitor import engine as engine_mod
 from monitor import forensics as forensics_mod
-from monitor import ha_flags
 from monitor import libvirt_watch
 from monitor import metrics as metrics_mod
 from monitor import notification
+from monitor import nova_servers
 from monitor import observations as obs
 from monitor import private
 from monitor import prober as prober_mod
@@ -29,6 +29,7 @@ from monitor import status_http
 from monitor import store as store_mod
 from monitor import systemd
 from monitor import threads
+from monitor.conf import recovery as recovery_conf
 from monitor.conf import validate
 
 LOG = logging.getLogger(__name__)
@@ -50,7 +51,8 @@ class Monitor:
                       "ping": threads.Pool(intro.heartbeat_workers, "ping"),
                       "send": threads.Pool(8, "send"),
                       "forensics": threads.Pool(forensics_mod.WORKERS,
-                                                "forensics")}
+                                                "forensics"),
+                      "nova": threads.Pool(1, "nova")}
         self.watcher = libvirt_watch.Watcher(
             conf.libvirt.connection_uri, self.observe, self.pools["libvirt"],
             (conf.libvirt.keepalive_interval, conf.libvirt.keepalive_count),
@@ -69,6 +71,11 @@ class Monitor:
             self.metrics, self.pools["send"], conf.callback.retry_interval,
             conf.callback.retry_max_interval, self.overdue_after,
             peer=backends.PEERS[conf.recovery.backend])
+        self.nova = None
+        if conf.recovery.backend != recovery_conf.LIBVIRT:
+            self.nova = nova_servers.NovaServers(
+                self.cloud, conf.hostname, self.observe, self.pools["nova"],
+                intro.ha_enabled_refresh)
         self.reloaded_at = self.status_url = None
         self._carry = {fx.Watch: lambda e: self.prober.watch(e.uuid),
                        fx.Unwatch: lambda e: self.prober.unwatch(e.uuid),
@@ -76,6 +83,8 @@ class Monitor:
                        fx.Log: lambda e: LOG.log(e.level, e.message),
                        fx.Count: lambda e: self.metrics.count(e.metric,
                                                               e.label)}
+        if self.nova is not None:
+            self._carry[fx.ReadNova] = lambda e: self.nova.read_now()
 
     @property
     def overdue_after(self):
@@ -138,7 +147,7 @@ class Monitor:
     # -- the loop -------------------------------------------------------------
     async def run(self, stop):
         """Run until ``stop`` (an asyncio.Event) is set."""
-        conf, intro = self.conf, self.conf.introspectiveinstancemonitor
+        conf = self.conf
         web = await status_http.serve(
             self.status, self.render_metrics,
             lambda: {"ok": True, "libvirt": self.engine.libvirt},
@@ -153,10 +162,8 @@ class Monitor:
                  self._housekeeping()]
         if conf.recovery.backend != "libvirt":
             tasks.append(backends.keep_warm(self.cloud, self.pools["send"]))
-        if intro.monitor_ha_enabled_only:
-            tasks.append(ha_flags.read_forever(
-                self.cloud, conf.hostname, self.observe,
-                self.pools["libvirt"], intro.ha_enabled_refresh, 60))
+        if self.nova is not None:
+            tasks.append(self.nova.run())
         if systemd.watchdog_interval():
             tasks.append(systemd.watchdog(
                 systemd.watchdog_interval(),

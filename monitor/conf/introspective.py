@@ -42,8 +42,13 @@ OPTS = [
                      "cannot be read, every guest with an agent is "
                      "watched."),
     cfg.IntOpt("ha_enabled_refresh", default=60, min=5,
-               help="Seconds between two readings of HA_Enabled from "
-                    "Nova (monitor_ha_enabled_only)."),
+               help="Seconds between two readings of this host's servers "
+                    "from Nova (HA_Enabled, vm_state, task_state), with "
+                    "the masakari and nova backends; a reading is also "
+                    "made at once when a decision waits on what Nova is "
+                    "doing to a server. One listing of all projects' "
+                    "servers on this host per reading, with the [api] "
+                    "credentials."),
     cfg.IntOpt("heartbeat_workers", default=64, min=1,
                help="Threads for guest-agent calls. A hung guest holds one "
                     "while libvirt blocks its calls; when none is free a "

@@ -15,6 +15,7 @@ import libvirt
 import pytest
 
 from monitor import delivery
+from monitor import effects as fx
 from monitor import store
 from tests import monitor_harness as harness
 from tests.monitor_harness import Recorder
@@ -404,3 +405,20 @@ def test_libvirtd_away_is_logged_once_a_minute_not_per_attempt(start,
     lines = [r for r in caplog.records if "unavailable" in r.message]
     assert len(lines) == 1
     assert "retrying every 0.5 s" in lines[0].message
+
+
+def test_read_nova_is_carried_to_the_reader(start):
+    monitor = start()
+    m = monitor.monitor
+    asked = []
+    m.nova.read_now = lambda: asked.append(1)
+    monitor.loop.call(m._carry[fx.ReadNova], fx.ReadNova())
+    assert asked == [1]
+
+
+def test_the_libvirt_backend_reads_no_nova(start):
+    monitor = start(extra="[recovery]\nbackend = libvirt\n",
+                    configured_backend=True)
+    assert monitor.monitor.nova is None
+    assert fx.ReadNova not in monitor.monitor._carry
+
