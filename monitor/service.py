@@ -17,6 +17,7 @@ from monitor import delivery as delivery_mod
 from monitor import effects as fx
 from monitor import engine as engine_mod
 from monitor import forensics as forensics_mod
+from monitor import host_probe
 from monitor import libvirt_watch
 from monitor import metrics as metrics_mod
 from monitor import notification
@@ -52,6 +53,7 @@ class Monitor:
                       "send": threads.Pool(8, "send"),
                       "forensics": threads.Pool(forensics_mod.WORKERS,
                                                 "forensics"),
+                      "host": threads.Pool(1, "host"),
                       "nova": threads.Pool(1, "nova")}
         self.watcher = libvirt_watch.Watcher(
             conf.libvirt.connection_uri, self.observe, self.pools["libvirt"],
@@ -71,6 +73,8 @@ class Monitor:
             self.metrics, self.pools["send"], conf.callback.retry_interval,
             conf.callback.retry_max_interval, self.overdue_after,
             peer=backends.PEERS[conf.recovery.backend])
+        self.host_probe = host_probe.HostProbe(
+            conf.libvirt.connection_uri, self.observe, self.pools["host"])
         self.nova = None
         if conf.recovery.backend != recovery_conf.LIBVIRT:
             self.nova = nova_servers.NovaServers(
@@ -147,7 +151,7 @@ class Monitor:
     # -- the loop -------------------------------------------------------------
     async def run(self, stop):
         """Run until ``stop`` (an asyncio.Event) is set."""
-        conf = self.conf
+        conf, intro = self.conf, self.conf.introspectiveinstancemonitor
         web = await status_http.serve(
             self.status, self.render_metrics,
             lambda: {"ok": True, "libvirt": self.engine.libvirt},
@@ -159,6 +163,9 @@ class Monitor:
         tasks = [self.delivery.run(), self.watcher.run(),
                  self.watcher.poll_stats(
                      lambda: settings_mod.stats_interval(conf)),
+                 self.host_probe.run(lambda: (
+                     settings_mod.stats_interval(conf) or
+                     intro.guest_monitoring_interval / 2.0)),
                  self._housekeeping()]
         if conf.recovery.backend != "libvirt":
             tasks.append(backends.keep_warm(self.cloud, self.pools["send"]))

@@ -16,6 +16,7 @@ import pytest
 
 from monitor import delivery
 from monitor import effects as fx
+from monitor import observations as obs
 from monitor import store
 from tests import monitor_harness as harness
 from tests.monitor_harness import Recorder
@@ -405,6 +406,42 @@ def test_libvirtd_away_is_logged_once_a_minute_not_per_attempt(start,
     lines = [r for r in caplog.records if "unavailable" in r.message]
     assert len(lines) == 1
     assert "retrying every 0.5 s" in lines[0].message
+
+
+def seen_by_engine(monitor):
+    """Observation types the engine is handed from now on."""
+    seen = []
+    engine = monitor.monitor.engine
+    observe = engine.observe
+
+    def spy(observation, now):
+        seen.append(observation)
+        return observe(observation, now)
+    monitor.loop.call(setattr, engine, "observe", spy)
+    return seen
+
+
+def test_host_samples_and_nova_readings_reach_the_engine(start):
+    """The host probe samples at the stats interval (0.5 s here); Nova is
+    read with the masakari backend (and fails here: no cloud), its own
+    pool, as forensics have theirs."""
+    monitor = start(extra=HUNG_FAST)
+    m = monitor.monitor
+    seen = seen_by_engine(monitor)
+    monitor.loop.call(m.nova.read_now)  # the first reading came at start
+    monitor.wait_for(lambda: sum(isinstance(o, obs.HostSample)
+                                 for o in seen) >= 2, timeout=5)
+    monitor.wait_for(lambda: any(isinstance(o, obs.NovaServers)
+                                 for o in seen), timeout=5)
+    nova = next(o for o in seen if isinstance(o, obs.NovaServers))
+    assert nova.servers is None and nova.error
+    sample = next(o for o in seen if isinstance(o, obs.HostSample))
+    assert sample.qemu_read  # test:///default is this host
+    assert m.forensics._pool is m.pools["forensics"]
+    assert m.nova._pool is m.pools["nova"]
+    assert m.host_probe._pool is m.pools["host"]
+    assert m.watcher._pool is m.pools["libvirt"]
+    assert len({id(pool) for pool in m.pools.values()}) == len(m.pools)
 
 
 def test_read_nova_is_carried_to_the_reader(start):
