@@ -11,6 +11,7 @@ import os
 import time
 
 from monitor import backends
+from monitor import clock as clock_mod
 from monitor import settings as settings_mod
 from monitor import control
 from monitor import delivery as delivery_mod
@@ -40,8 +41,15 @@ HOUSEKEEPING = 60.0
 
 
 class Monitor:
-    def __init__(self, conf, clock=time.time, send=None):
+    def __init__(self, conf, clock=time.time, send=None, monotonic=None):
+        """``clock``: the wall clock; its steps are told to the engine
+        (``ClockStepped``) when a ``monotonic`` clock is given, or when
+        neither is (the real clocks)."""
         self.conf, self.clock = conf, clock
+        if monotonic is None and clock is time.time:
+            monotonic = time.monotonic
+        self._clock_watch = None if monotonic is None else \
+            clock_mod.StepWatch(clock, monotonic)
         self.store = store_mod.Store(conf.state_path, clock)
         self.engine = engine_mod.Engine(settings_mod.engine(conf),
                                         self.store.restore())
@@ -95,8 +103,19 @@ class Monitor:
         return self.conf.callback.retry_max * self.conf.callback.retry_interval
 
     def observe(self, observation):
-        """Every adapter's way in: decide, commit, then carry out."""
-        effects = self.engine.observe(observation, self.clock())
+        """Every adapter's way in: decide, commit, then carry out.  A step
+        of the wall clock since the last observation goes first."""
+        if self._clock_watch is None:
+            now = self.clock()
+        else:
+            now, stepped = self._clock_watch.read()
+            if stepped is not None:
+                LOG.warning("The wall clock stepped by %+.1f s", stepped)
+                self._decide(obs.ClockStepped(stepped), now)
+        self._decide(observation, now)
+
+    def _decide(self, observation, now):
+        effects = self.engine.observe(observation, now)
         if self.store.apply(effects):
             self.delivery.wake()
         if isinstance(observation, obs.Lifecycle) and observation.seen:

@@ -459,3 +459,49 @@ def test_the_libvirt_backend_reads_no_nova(start):
     assert monitor.monitor.nova is None
     assert fx.ReadNova not in monitor.monitor._carry
 
+
+def test_a_step_of_the_wall_clock_goes_to_the_engine_first(tmp_path):
+    from monitor import service
+
+    clocks = {"wall": 1_000_000.0, "mono": 100.0}
+    conf = harness.load_conf(harness.write_conf(tmp_path))
+    m = harness.loop_thread().call(lambda: service.Monitor(
+        conf, clock=lambda: clocks["wall"],
+        monotonic=lambda: clocks["mono"]))
+    seen = []
+    observe = m.engine.observe
+    m.engine.observe = lambda o, now: seen.append((o, now)) or \
+        observe(o, now)
+    try:
+        m.observe(obs.Tick())
+        clocks["wall"] += 3630.0  # an NTP step of an hour, 30 s later
+        clocks["mono"] += 30.0
+        m.observe(obs.Tick())
+        clocks["wall"] += 30.0
+        clocks["mono"] += 30.0
+        m.observe(obs.Tick())
+    finally:
+        m.store.close()
+    assert [(type(o).__name__, now) for o, now in seen] == [
+        ("Tick", 1_000_000.0), ("ClockStepped", 1_003_630.0),
+        ("Tick", 1_003_630.0), ("Tick", 1_003_660.0)]
+    assert seen[1][0] == obs.ClockStepped(3600.0)
+
+
+def test_an_injected_wall_clock_alone_tells_no_steps(tmp_path):
+    from monitor import service
+
+    clocks = {"wall": 1_000_000.0}
+    conf = harness.load_conf(harness.write_conf(tmp_path))
+    m = harness.loop_thread().call(lambda: service.Monitor(
+        conf, clock=lambda: clocks["wall"]))
+    seen = []
+    observe = m.engine.observe
+    m.engine.observe = lambda o, now: seen.append(o) or observe(o, now)
+    try:
+        m.observe(obs.Tick())
+        clocks["wall"] += 3600.0
+        m.observe(obs.Tick())
+    finally:
+        m.store.close()
+    assert seen == [obs.Tick(), obs.Tick()]
