@@ -218,7 +218,10 @@ class QemuTable:
         if data is None:
             self.processes.pop(pid, None)
             return None
-        comm, state, start, cpu = parse_stat(data)
+        try:
+            comm, state, start, cpu = parse_stat(data)
+        except (IndexError, ValueError):  # exiting as it was read
+            return None
         if known is not None and known.start == start:
             known.quiet = cpu - known.cpu < QUIET_TICKS
             known.state, known.cpu = state, cpu
@@ -240,7 +243,7 @@ class QemuTable:
         self.threads_read += len(tids)
         for tid in tids:
             data = _read("%s/%s/stat" % (task, tid))
-            if data is None:
+            if data is None or b")" not in data:
                 continue
             state = data[data.rindex(b")") + 2:][:1].decode()
             if state == BLOCKED:
@@ -273,6 +276,8 @@ class QemuTable:
             errors="replace")
         v2 = v1 = None
         for line in data.splitlines():
+            if line.count(":") < 2:
+                continue
             _, controllers, path = line.split(":", 2)
             if controllers == "" and self.cgroup_v2:
                 v2 = path
@@ -318,6 +323,10 @@ class HostProbe:
             await asyncio.sleep(self.lag_tick)
             self.lag = max(self.lag, loop.time() - before - self.lag_tick)
 
+    def _take_lag(self):
+        lag, self.lag = self.lag, 0.0
+        return lag
+
     def read(self):
         """(pressure, stopped, blocked) now (blocking: a worker)."""
         pressure = read_pressure(self.proc)
@@ -335,9 +344,12 @@ class HostProbe:
                                               deadline)
             except asyncio.TimeoutError:
                 pass
-            except OSError as exc:
-                LOG.warning("Host sample not read: %s", exc)
-        lag, self.lag = self.lag, 0.0
+            except Exception:  # loud, and the samples go on
+                LOG.exception("Host sample not read")
+                self._post(obs.HostSample(loop_lag=self._take_lag(),
+                                          qemu_read=False))
+                return
+        lag = self._take_lag()
         if result is None:
             if not self._told_slow:
                 self._told_slow = True

@@ -430,3 +430,26 @@ def test_cost_of_a_sample_with_40_qemus(children, monkeypatch):
               busy * 1e6, pressure * 1e6))
     assert worst < 0.2  # generous: the figures go to the docstring
     assert busy_threads < threads_read / 2
+
+
+def test_a_failing_read_is_loud_and_the_samples_go_on(caplog):
+    class Broken:
+        def sample(self):
+            raise RuntimeError("unexpected")
+
+    posted = []
+    probe = host_probe.HostProbe("qemu:///system", posted.append,
+                                 threads.Pool(1, "host"), table=Broken())
+    asyncio.run(probe.sample(1.0))
+    assert posted == [obs.HostSample(qemu_read=False)]
+    assert "Host sample not read" in caplog.text
+
+
+def test_odd_proc_files_are_skipped(tmp_path):
+    proc = FakeProc(tmp_path / "proc")
+    proc.process(100, uuid="u-1", cgroup="garbage\n0::/machine/vm\n")
+    (proc.root / "200").mkdir()
+    (proc.root / "200" / "stat").write_text("200 (trunc")
+    table = host_probe.QemuTable(proc.root, cgroup_v2=str(tmp_path))
+    assert table.sample() == (frozenset(), frozenset())
+    assert 200 not in table.processes
