@@ -5,7 +5,12 @@ so a panic message or a hung kernel's last lines are gone once Nova or
 Masakari acts.  One directory per incident under
 ``<state_path>/forensics``, each file bounded, the oldest incidents
 removed; ``incident.json`` says what was kept and, for what was not, why.
-Runs in a worker thread with a libvirt connection of its own.  Everything
+Runs in a worker thread with a libvirt connection of its own, in a pool
+of its own (``WORKERS``): a capture stuck on a hung QEMU or libvirtd never
+takes a worker from the reconnects, listings and statistics of the libvirt
+pool.  Each capture is waited for at most ``[forensics] timeout``; when
+every worker is still held by an earlier capture, a new one is skipped at
+once and its ``Captured`` says why.  Everything
 is written 0600 in 0700 directories: a console tail can hold what
 cloud-init printed, passwords included.
 """
@@ -27,6 +32,7 @@ from monitor import threads
 LOG = logging.getLogger(__name__)
 
 MANIFEST = "incident.json"
+WORKERS = 2  # the forensics pool's size (service.Monitor makes it)
 _EXTENSIONS = {"image/png": "png", "image/x-portable-pixmap": "ppm"}
 
 
@@ -105,6 +111,10 @@ def capture(uri, uuid, directory, settings, facts):
     conn = None
     try:
         conn = libvirt.open(uri)
+        try:  # a hung libvirtd then fails the calls instead of holding them
+            conn.setKeepAlive(2, 3)
+        except libvirt.libvirtError:
+            pass  # in-process drivers (test:///) have no keepalive
         dom = conn.lookupByUUIDString(uuid)
         xml = dom.XMLDesc(0)
         state, reason = dom.state()
@@ -171,6 +181,14 @@ class Forensics:
 
     async def _capture(self, effect):
         settings = self.settings
+        if self._pool.idle < 1:
+            why = ("skipped: all %d forensics workers are still held by "
+                   "earlier captures that outlived [forensics] timeout "
+                   "(a hung QEMU or libvirtd)" % self._pool.size)
+            LOG.warning("%s (%s): forensics %s", effect.name, effect.uuid,
+                        why)
+            self._post(obs.Captured(effect.uuid, effect.key, None, why))
+            return
         directory = incident_dir(self.root, effect.uuid, self._clock())
         kept = why = None
         try:
@@ -188,6 +206,8 @@ class Forensics:
             LOG.warning("%s (%s): forensics not kept: %s", effect.name,
                         effect.uuid, why)
         self._post(obs.Captured(effect.uuid, effect.key, kept, why))
+        if self._pool.idle < 1:
+            return  # the next capture prunes
         try:
             await self._pool.run(prune, self.root, settings.max_incidents)
         except OSError as exc:

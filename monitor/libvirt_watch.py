@@ -45,6 +45,14 @@ CLOSE_REASONS = {
     libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: "closed by client"}
 
 STILL_AWAY_EVERY = 60.0  # seconds between two "still unavailable" lines
+STATS_GROUPS = (libvirt.VIR_DOMAIN_STATS_BALLOON |
+                libvirt.VIR_DOMAIN_STATS_CPU_TOTAL |
+                libvirt.VIR_DOMAIN_STATS_STATE)
+STATS_FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
+STATS_NOWAIT = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT
+# what qemuDomainGetStatsBalloon reports without the domain's job
+BALLOON_WITHOUT_JOB = frozenset({"balloon.current", "balloon.maximum"})
+MAX_STUCK_STATS = 2  # earlier stats calls still unanswered; no new one then
 _EVENTS = threading.Lock()
 _event_thread = None
 
@@ -105,9 +113,14 @@ def domain_facts(xml, sock_path_pattern=None):
     return channel, connected, period
 
 
+def is_local(uri):
+    """A libvirt URI of this host (no host name in it)."""
+    return not urllib.parse.urlsplit(uri).hostname
+
+
 def host_boot_id(uri):
     """This host's boot id for a local URI (None for a remote host)."""
-    if urllib.parse.urlsplit(uri).hostname:
+    if not is_local(uri):
         return None
     try:
         return HOST_BOOT_ID.read_text().strip()
@@ -135,7 +148,8 @@ class Watcher:
     """Keeps one connection open and posts what it sees to ``post``."""
 
     def __init__(self, uri, post, pool, keepalive=(2, 3), min_backoff=0.1,
-                 max_backoff=0.5, call_timeout=30.0, sock_path_pattern=None):
+                 max_backoff=0.5, call_timeout=30.0, sock_path_pattern=None,
+                 stats_deadline=5.0):
         self.uri = uri
         self._post = post
         self._pool = pool
@@ -144,9 +158,15 @@ class Watcher:
         self.max_backoff = max_backoff
         self._timeout = call_timeout
         self._sock_path = sock_path_pattern
+        self.stats_deadline = stats_deadline
+        self._stats_nowait = True
+        self._stats_calls = set()  # bulk stats calls not answered yet
+        self._had_memory = set()  # uuids whose stats had memory figures
         self.conn = None
         self._callback_ids = []
         self._handles = {}  # uuid -> virDomain of the current connection
+        self._running = set()  # uuids whose QEMU runs, as last told
+        self._decided = set()  # lifecycle events while a listing runs
         self._listing = None  # uuids with events while a listing runs
         self._closed = None
         self._loop = None
@@ -188,25 +208,120 @@ class Watcher:
                         reason)
 
     async def poll_stats(self, interval):
-        """``GuestStats`` of every running domain, one bulk call each
-        ``interval()`` seconds (None: not now, ask again in a second)."""
+        """One bulk statistics call each ``interval()`` seconds (None: not
+        now, ask again in a second), posting ``GuestStats`` or
+        ``StatsFailed``; see ``read_stats``."""
+        loop = asyncio.get_running_loop()
         while True:
             period = interval()
+            began = loop.time()
             if period is not None and self.conn is not None:
-                try:
-                    stats = await self._call(
-                        self.conn.getAllDomainStats,
-                        libvirt.VIR_DOMAIN_STATS_BALLOON |
-                        libvirt.VIR_DOMAIN_STATS_CPU_TOTAL,
-                        libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
-                except (libvirt.libvirtError, asyncio.TimeoutError) as exc:
-                    LOG.warning("Guest statistics not read: %s",
-                                exc or "no answer")
-                else:
-                    self._post(obs.GuestStats(tuple(
-                        (dom.UUIDString(), values.get("balloon.last-update"),
-                         values.get("cpu.time")) for dom, values in stats)))
-            await asyncio.sleep(period or 1.0)
+                await self.read_stats(min(self.stats_deadline, period))
+            await asyncio.sleep(max(0.0, (period or 1.0) -
+                                    (loop.time() - began)))
+
+    async def read_stats(self, deadline=None):
+        """One ``getAllDomainStats`` call that never waits on a stuck
+        domain, and never keeps the poller waiting past ``deadline``.
+
+        ``VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT`` (libvirt >= 4.5):
+        libvirt's qemu driver then takes each domain's job with
+        ``BeginJobNowait`` instead of waiting for it (up to 30 s), and
+        ``qemuDomainGetStatsBalloon`` without the job adds only
+        ``balloon.current`` and ``balloon.maximum``: the memory statistics
+        (``balloon.last-update``, ``balloon.rss`` and the guest's own
+        counters) come from ``qemuDomainMemoryStatsInternal``, which needs
+        the job and QEMU's monitor.  ``state.*`` and ``cpu.time`` (from the
+        cgroup) never need the job.  A libvirt that refuses the flag
+        (VIR_ERR_INVALID_ARG from its flag check, or VIR_ERR_NO_SUPPORT) is
+        asked without it from then on.
+
+        ``busy`` marks a domain that is returned without any of those
+        memory statistics although an earlier reading of it had some: its
+        job was held (a migration, a snapshot, another stats call stuck on
+        QEMU's monitor) or QEMU did not answer.  A domain that never had
+        them (no balloon device and no local process: test drivers) is
+        never busy.
+
+        A call still unanswered at ``deadline`` posts
+        ``StatsFailed(timed_out=True)`` and goes on in its worker; while
+        ``MAX_STUCK_STATS`` earlier calls are still unanswered, no new one
+        is started (``StatsFailed`` again).  A late answer is dropped (the
+        next call reads newer values) but logged.
+        """
+        deadline = self.stats_deadline if deadline is None else deadline
+        stuck = [call for call in self._stats_calls if not call.done()]
+        if len(stuck) >= MAX_STUCK_STATS:
+            self._post(obs.StatsFailed(
+                "%d earlier statistics calls are still unanswered; no new "
+                "one started" % len(stuck), timed_out=True))
+            return
+        call = self._pool.run(self._stats_blocking, self.conn)
+        self._stats_calls.add(call)
+        call.add_done_callback(self._stats_calls.discard)
+        try:
+            records, took = await threads.within(asyncio.shield(call),
+                                                 deadline)
+        except asyncio.TimeoutError:
+            call.add_done_callback(self._stats_late)
+            LOG.warning("Guest statistics: no answer from libvirt within "
+                        "%.1f s; the call goes on in the background",
+                        deadline)
+            self._post(obs.StatsFailed(
+                "no answer within %.1f s" % deadline, timed_out=True))
+            return
+        except libvirt.libvirtError as exc:
+            LOG.warning("Guest statistics not read: %s", exc)
+            self._post(obs.StatsFailed(str(exc) or "libvirt error"))
+            return
+        self._post(obs.GuestStats(self._domain_stats(records), took))
+
+    def _stats_blocking(self, conn):
+        """(records, seconds) of one bulk call (in a worker)."""
+        started = time.monotonic()
+        nowait = self._stats_nowait
+        try:
+            records = conn.getAllDomainStats(
+                STATS_GROUPS, STATS_FLAGS | (STATS_NOWAIT if nowait else 0))
+        except libvirt.libvirtError as exc:
+            if not nowait or exc.get_error_code() not in (
+                    libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
+                raise
+            self._stats_nowait = False
+            LOG.warning("libvirt refused the NOWAIT flag of the bulk "
+                        "statistics call (%s): asking without it, so a "
+                        "busy domain can hold the call for up to 30 s", exc)
+            records = conn.getAllDomainStats(STATS_GROUPS, STATS_FLAGS)
+        return ([(dom.UUIDString(), values) for dom, values in records],
+                time.monotonic() - started)
+
+    def _domain_stats(self, records):
+        stats, memory = [], set()
+        for uuid, values in records:
+            has_memory = any(key.startswith("balloon.") and
+                             key not in BALLOON_WITHOUT_JOB
+                             for key in values)
+            busy = not has_memory and uuid in self._had_memory
+            if has_memory or busy:
+                memory.add(uuid)
+            stats.append(obs.DomainStats(
+                uuid, values.get("balloon.last-update"),
+                values.get("cpu.time"), values.get("state.state"),
+                values.get("state.reason"), busy))
+        self._had_memory = memory  # domains not returned are forgotten
+        return tuple(stats)
+
+    @staticmethod
+    def _stats_late(call):
+        if call.cancelled():
+            return
+        if call.exception() is not None:
+            LOG.warning("A late statistics call failed: %s",
+                        call.exception())
+        else:
+            LOG.warning("A late statistics call answered after %.1f s "
+                        "(dropped: a newer call reads newer values)",
+                        call.result()[1])
 
     async def _call(self, fn, *args):
         return await threads.within(self._pool.run(fn, *args),
@@ -216,13 +331,22 @@ class Watcher:
         self.conn = conn = await self._call(libvirt.open, self.uri)
         self._closed = self._loop.create_future()
         await self._call(self._register, conn)
-        self._listing = set()
+        self._listing, self._decided = set(), set()
         try:
             domains, handles = await self._call(list_domains, conn,
                                                 self._sock_path)
         finally:
             touched, self._listing = self._listing, None
-        self._handles = handles
+        # a lifecycle event that arrived while the listing ran is newer
+        running = {d.uuid for d in domains if d.dom_id != -1}
+        for uuid in self._decided:
+            handles.pop(uuid, None)
+            running.discard(uuid)
+            if uuid in self._handles:
+                handles[uuid] = self._handles[uuid]
+            if uuid in self._running:
+                running.add(uuid)
+        self._handles, self._running, self._decided = handles, running, set()
         self._post(obs.Connected(domains, host_boot_id(self.uri),
                                  frozenset(touched)))
         LOG.info("Connected to %s; %d domains", self.uri, len(domains))
@@ -245,7 +369,7 @@ class Watcher:
 
     def _teardown(self):
         conn, self.conn = self.conn, None
-        self._handles = {}
+        self._handles, self._running = {}, set()
         if conn is None:
             return
         for callback_id in self._callback_ids:
@@ -272,15 +396,40 @@ class Watcher:
         if self._listing is not None:
             self._listing.add(uuid)
         if isinstance(observation, obs.Lifecycle):
-            if observation.event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED:
-                self._handles.pop(uuid, None)
-            else:
-                self._handles[uuid] = dom
+            self._keep_handle(dom, uuid, observation.event)
             if observation.event == libvirt.VIR_DOMAIN_EVENT_STARTED:
                 task = asyncio.ensure_future(self._describe(dom, uuid))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         self._post(observation)
+
+    def _keep_handle(self, dom, uuid, event):
+        """The handle map after one lifecycle event.
+
+        Nova's live snapshot and volume swap undefine a *running* domain
+        (it turns transient for the block job; QEMU keeps running) and
+        define it again: UNDEFINED/REMOVED, later DEFINED/ADDED.  So an
+        UNDEFINED drops the handle only of a domain whose QEMU is not
+        running as last told (its last event, or the listing, said
+        stopped or never started); a STOPPED drops it always, which also
+        ends a domain undefined while it ran (and a transient domain,
+        which gets no UNDEFINED).  A stopped domain has nothing to ping,
+        and its next STARTED brings the handle back, so the map holds the
+        running domains and those defined and not yet started, whatever
+        the churn.
+        """
+        if self._listing is not None:
+            self._decided.add(uuid)
+        if event == libvirt.VIR_DOMAIN_EVENT_STOPPED:
+            self._running.discard(uuid)
+            self._handles.pop(uuid, None)
+        elif event == libvirt.VIR_DOMAIN_EVENT_UNDEFINED:
+            if uuid not in self._running:
+                self._handles.pop(uuid, None)
+        else:
+            self._handles[uuid] = dom
+            if event != libvirt.VIR_DOMAIN_EVENT_DEFINED:
+                self._running.add(uuid)
 
     async def _describe(self, dom, uuid):
         try:

@@ -1,5 +1,5 @@
 """Talking to the cloud through openstacksdk, configured from ``[api]``:
-Masakari for notifications, Nova for HA_Enabled.
+Masakari for notifications, Nova for this host's servers.
 
 Every request has a connect and a read timeout (``[api] connect_timeout``
 and ``[api] timeout``): a peer that accepts the connection and never
@@ -12,6 +12,7 @@ from openstack import exceptions as sdk_exc
 from oslo_utils import strutils
 
 from monitor import delivery
+from monitor import observations as obs
 from monitor.conf import api as api_conf
 
 
@@ -70,12 +71,16 @@ def send(conn, body):
     return delivery.accepted("accepted", created.notification_uuid)
 
 
-def ha_enabled_servers(conn, hostname):
-    """UUIDs of this host's servers with HA_Enabled true (Nova)."""
-    return frozenset(server.id for server in conn.compute.servers(
-        details=True, all_projects=True, compute_host=hostname)
-        if strutils.bool_from_string(
-            (server.metadata or {}).get("HA_Enabled"), default=False))
+def host_servers(conn, hostname):
+    """This host's servers as ``obs.Server`` (Nova, one listing of all
+    projects; blocking: run in a worker).  HA_Enabled as Masakari reads
+    it: a true string of the server's metadata."""
+    return tuple(
+        obs.Server(server.id, strutils.bool_from_string(
+            (server.metadata or {}).get("HA_Enabled"), default=False),
+            server.vm_state, server.task_state)
+        for server in conn.compute.servers(
+            details=True, all_projects=True, compute_host=hostname))
 
 
 def describe(exc):

@@ -11,16 +11,18 @@ import os
 import time
 
 from monitor import backends
+from monitor import clock as clock_mod
 from monitor import settings as settings_mod
 from monitor import control
 from monitor import delivery as delivery_mod
 from monitor import effects as fx
 from monitor import engine as engine_mod
 from monitor import forensics as forensics_mod
-from monitor import ha_flags
+from monitor import host_probe
 from monitor import libvirt_watch
 from monitor import metrics as metrics_mod
 from monitor import notification
+from monitor import nova_servers
 from monitor import observations as obs
 from monitor import private
 from monitor import prober as prober_mod
@@ -29,6 +31,7 @@ from monitor import status_http
 from monitor import store as store_mod
 from monitor import systemd
 from monitor import threads
+from monitor.conf import recovery as recovery_conf
 from monitor.conf import validate
 
 LOG = logging.getLogger(__name__)
@@ -48,8 +51,15 @@ def due_horizon(conf):
 
 
 class Monitor:
-    def __init__(self, conf, clock=time.time, send=None):
+    def __init__(self, conf, clock=time.time, send=None, monotonic=None):
+        """``clock``: the wall clock; its steps are told to the engine
+        (``ClockStepped``) when a ``monotonic`` clock is given, or when
+        neither is (the real clocks)."""
         self.conf, self.clock = conf, clock
+        if monotonic is None and clock is time.time:
+            monotonic = time.monotonic
+        self._clock_watch = None if monotonic is None else \
+            clock_mod.StepWatch(clock, monotonic)
         self.metrics = metrics_mod.Metrics()
         self.store = store_mod.Store(conf.state_path, clock,
                                      due_horizon=due_horizon(conf),
@@ -60,24 +70,36 @@ class Monitor:
         intro = conf.introspectiveinstancemonitor
         self.pools = {"libvirt": threads.Pool(8, "libvirt"),
                       "ping": threads.Pool(intro.heartbeat_workers, "ping"),
-                      "send": threads.Pool(8, "send")}
+                      "send": threads.Pool(8, "send"),
+                      "forensics": threads.Pool(forensics_mod.WORKERS,
+                                                "forensics"),
+                      "host": threads.Pool(1, "host"),
+                      "nova": threads.Pool(1, "nova")}
         self.watcher = libvirt_watch.Watcher(
             conf.libvirt.connection_uri, self.observe, self.pools["libvirt"],
             (conf.libvirt.keepalive_interval, conf.libvirt.keepalive_count),
             max_backoff=conf.libvirt.reconnect_max_delay,
-            sock_path_pattern=intro.qemu_guest_agent_sock_path)
+            sock_path_pattern=intro.qemu_guest_agent_sock_path,
+            stats_deadline=conf.libvirt.stats_deadline)
         self.prober = prober_mod.Prober(
             self.watcher.domain, self.observe, self.pools["ping"],
             intro.guest_monitoring_interval, intro.guest_monitoring_timeout,
             self.metrics)
         self.forensics = forensics_mod.Forensics(
             conf.libvirt.connection_uri, self.store.path / "forensics",
-            conf.forensics, self.pools["libvirt"], self.observe, clock)
+            conf.forensics, self.pools["forensics"], self.observe, clock)
         self.delivery = delivery_mod.Delivery(
             self.store, send or backends.sender(conf, self.cloud), clock,
             self.metrics, self.pools["send"], conf.callback.retry_interval,
             conf.callback.retry_max_interval, self.overdue_after,
             peer=backends.PEERS[conf.recovery.backend])
+        self.host_probe = host_probe.HostProbe(
+            conf.libvirt.connection_uri, self.observe, self.pools["host"])
+        self.nova = None
+        if conf.recovery.backend != recovery_conf.LIBVIRT:
+            self.nova = nova_servers.NovaServers(
+                self.cloud, conf.hostname, self.observe, self.pools["nova"],
+                intro.ha_enabled_refresh)
         self.reloaded_at = self.status_url = None
         self._carry = {fx.Watch: lambda e: self.prober.watch(e.uuid),
                        fx.Unwatch: lambda e: self.prober.unwatch(e.uuid),
@@ -85,16 +107,28 @@ class Monitor:
                        fx.Log: lambda e: LOG.log(e.level, e.message),
                        fx.Count: lambda e: self.metrics.count(e.metric,
                                                               e.label)}
+        if self.nova is not None:
+            self._carry[fx.ReadNova] = lambda e: self.nova.read_now()
 
     @property
     def overdue_after(self):
         return self.conf.callback.retry_max * self.conf.callback.retry_interval
 
     def observe(self, observation):
-        """Every adapter's way in: decide, commit, then carry out.  The
+        """Every adapter's way in: decide, commit, then carry out.  A step
+        of the wall clock since the last observation goes first.  The
         commit does not raise when the disk refuses it: the store keeps
         the decision in memory and delivery goes on (``health``)."""
-        effects = self.engine.observe(observation, self.clock())
+        if self._clock_watch is None:
+            now = self.clock()
+        else:
+            now, stepped = self._clock_watch.read()
+            if stepped is not None:
+                self._decide(obs.ClockStepped(stepped), now)
+        self._decide(observation, now)
+
+    def _decide(self, observation, now):
+        effects = self.engine.observe(observation, now)
         if self.store.apply(effects):
             self.delivery.wake()
         if isinstance(observation, obs.Lifecycle) and observation.seen:
@@ -166,13 +200,14 @@ class Monitor:
         tasks = [self.delivery.run(), self.watcher.run(),
                  self.watcher.poll_stats(
                      lambda: settings_mod.stats_interval(conf)),
+                 self.host_probe.run(lambda: (
+                     settings_mod.stats_interval(conf) or
+                     intro.guest_monitoring_interval / 2.0)),
                  self._housekeeping(), self._flush_store()]
         if conf.recovery.backend != "libvirt":
             tasks.append(backends.keep_warm(self.cloud, self.pools["send"]))
-        if intro.monitor_ha_enabled_only:
-            tasks.append(ha_flags.read_forever(
-                self.cloud, conf.hostname, self.observe,
-                self.pools["libvirt"], intro.ha_enabled_refresh, 60))
+        if self.nova is not None:
+            tasks.append(self.nova.run())
         if systemd.watchdog_interval():
             # fed while the store cannot commit too: a restart would lose
             # what it keeps in memory (STATUS says so)

@@ -92,8 +92,9 @@ OPTS = [
                     "monitor_ha_enabled_only) and the operations under "
                     "way (task_state, vm_state), which excuse a guest. A "
                     "hang verdict reads Nova again when this reading is "
-                    "older than guest_monitoring_interval. Not with "
-                    "[recovery] backend = libvirt."),
+                    "older than guest_monitoring_interval. One listing of "
+                    "all projects' servers on this host, with the [api] "
+                    "credentials. Not with [recovery] backend = libvirt."),
     cfg.IntOpt("heartbeat_workers", default=64, min=1,
                help="Threads for guest-agent calls. A hung guest holds one "
                     "while libvirt blocks its calls; when none is free a "

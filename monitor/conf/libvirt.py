@@ -18,6 +18,16 @@ OPTS = [
                       "monitor is back within about this long of "
                       "libvirtd's return (an attempt on a missing socket "
                       "costs a fraction of a millisecond)."),
+    cfg.FloatOpt("stats_deadline", default=5.0, min=0.1,
+                 help="Seconds the bulk statistics call (balloon, vCPU "
+                      "time and state of every running guest) may take "
+                      "before it counts as unanswered; never more than the "
+                      "statistics interval (half of "
+                      "guest_monitoring_interval). The call skips domains "
+                      "whose libvirt job is busy (libvirt 4.5 and later), "
+                      "so only a stuck libvirtd or QEMU keeps it waiting; "
+                      "an unanswered call goes on in the background, and "
+                      "no new one starts while two are unanswered."),
 ]
 
 

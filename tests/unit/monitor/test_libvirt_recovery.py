@@ -90,27 +90,61 @@ def test_prune_keeps_the_newest_incidents(tmp_path):
         "19700112T134643", "19700112T134644"]
 
 
-def test_monitor_keeps_forensics_before_it_sends(start, domains, tmp_path):
-    console = tmp_path / "console.log"
-    console.write_text("last words\n")
-    dom, = domains.create(devices=console_devices(console))
-    seen = []
+HANG_FAST = ("[introspectiveinstancemonitor]\n"
+             "guest_monitoring_interval = 1\n"
+             "guest_monitoring_timeout = 1\n"
+             "guest_monitoring_failure_threshold = 2\n")
 
+
+def incidents_at_send(tmp_path, seen):
     def send(sent):  # what exists on disk when the recovery goes out
         incidents = list((tmp_path / "state" / "forensics").glob("*"))
         seen.append([(p / "console.log").read_text() for p in incidents])
         return delivery.accepted("accepted", "n-1")
+    return send
 
-    monitor = start(send=send)
-    monitor.process_dies(dom)
+
+def manifest_of(monitor, dom, tmp_path):
+    kept = domain_view(monitor, dom)["last_forensics"]
+    return json.loads((tmp_path / "state" / "forensics" / kept /
+                       "incident.json").read_text())
+
+
+def test_monitor_keeps_forensics_before_it_sends(start, domains, tmp_path):
+    """A hung guest's recovery waits for its capture (up to [forensics]
+    timeout): the console's last words are on disk when it goes out."""
+    console = tmp_path / "console.log"
+    console.write_text("last words\n")
+    dom, = domains.create(devices=console_devices(console) +
+                          harness.AGENT_CHANNEL)
+    seen = []
+    monitor = start(send=incidents_at_send(tmp_path, seen), extra=HANG_FAST)
+    monitor.agent_connects(dom)
     monitor.wait_for(lambda: seen)
 
     assert seen == [["last words\n"]]
+    assert manifest_of(monitor, dom, tmp_path)["monitor"]["notification"][
+        "payload"]["event"] == "QEMU_GUEST_AGENT_ERROR"
+
+
+def test_a_death_is_sent_at_once_its_capture_alongside(start, domains,
+                                                        tmp_path):
+    """A dead QEMU has nothing left to wait for: its recovery does not
+    wait for the capture, which is kept all the same."""
+    console = tmp_path / "console.log"
+    console.write_text("last words\n")
+    dom, = domains.create(devices=console_devices(console))
+    seen = []
+    monitor = start(send=incidents_at_send(tmp_path, seen))
+    monitor.process_dies(dom)
+    monitor.wait_for(lambda: seen and domain_view(monitor, dom).get(
+        "last_forensics"))
+
+    assert manifest_of(monitor, dom, tmp_path)["monitor"]["notification"][
+        "payload"]["vir_domain_event"] == "STOPPED_FAILED"
     kept = domain_view(monitor, dom)["last_forensics"]
-    manifest = json.loads((tmp_path / "state" / "forensics" / kept /
-                           "incident.json").read_text())
-    assert manifest["monitor"]["notification"]["payload"][
-        "vir_domain_event"] == "STOPPED_FAILED"
+    assert (tmp_path / "state" / "forensics" / kept /
+            "console.log").read_text() == "last words\n"
 
 
 def test_a_stuck_capture_holds_a_hang_by_its_timeout_and_a_death_not(

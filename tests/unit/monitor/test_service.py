@@ -15,6 +15,8 @@ import libvirt
 import pytest
 
 from monitor import delivery
+from monitor import effects as fx
+from monitor import observations as obs
 from monitor import store
 from tests import monitor_harness as harness
 from tests.monitor_harness import Recorder
@@ -495,3 +497,102 @@ def test_withdrawn_entries_are_counted_in_status_and_metrics(start, domains):
     assert outbox["entries"][0]["last_error"] == "runs again"
     assert m.metrics.registry.get_sample_value(
         "instanceha_notifications_withdrawn_total") == 1
+
+
+def seen_by_engine(monitor):
+    """Observation types the engine is handed from now on."""
+    seen = []
+    engine = monitor.monitor.engine
+    observe = engine.observe
+
+    def spy(observation, now):
+        seen.append(observation)
+        return observe(observation, now)
+    monitor.loop.call(setattr, engine, "observe", spy)
+    return seen
+
+
+def test_host_samples_and_nova_readings_reach_the_engine(start):
+    """The host probe samples at the stats interval (0.5 s here); Nova is
+    read with the masakari backend (and fails here: no cloud), its own
+    pool, as forensics have theirs."""
+    monitor = start(extra=HUNG_FAST)
+    m = monitor.monitor
+    seen = seen_by_engine(monitor)
+    monitor.loop.call(m.nova.read_now)  # the first reading came at start
+    monitor.wait_for(lambda: sum(isinstance(o, obs.HostSample)
+                                 for o in seen) >= 2, timeout=5)
+    monitor.wait_for(lambda: any(isinstance(o, obs.NovaServers)
+                                 for o in seen), timeout=5)
+    nova = next(o for o in seen if isinstance(o, obs.NovaServers))
+    assert nova.servers is None and nova.error
+    sample = next(o for o in seen if isinstance(o, obs.HostSample))
+    assert sample.qemu_read  # test:///default is this host
+    assert m.forensics._pool is m.pools["forensics"]
+    assert m.nova._pool is m.pools["nova"]
+    assert m.host_probe._pool is m.pools["host"]
+    assert m.watcher._pool is m.pools["libvirt"]
+    assert len({id(pool) for pool in m.pools.values()}) == len(m.pools)
+
+
+def test_read_nova_is_carried_to_the_reader(start):
+    monitor = start()
+    m = monitor.monitor
+    asked = []
+    m.nova.read_now = lambda: asked.append(1)
+    monitor.loop.call(m._carry[fx.ReadNova], fx.ReadNova())
+    assert asked == [1]
+
+
+def test_the_libvirt_backend_reads_no_nova(start):
+    monitor = start(extra="[recovery]\nbackend = libvirt\n",
+                    configured_backend=True)
+    assert monitor.monitor.nova is None
+    assert fx.ReadNova not in monitor.monitor._carry
+
+
+def test_a_step_of_the_wall_clock_goes_to_the_engine_first(tmp_path):
+    from monitor import service
+
+    clocks = {"wall": 1_000_000.0, "mono": 100.0}
+    conf = harness.load_conf(harness.write_conf(tmp_path))
+    m = harness.loop_thread().call(lambda: service.Monitor(
+        conf, clock=lambda: clocks["wall"],
+        monotonic=lambda: clocks["mono"]))
+    seen = []
+    observe = m.engine.observe
+    m.engine.observe = lambda o, now: seen.append((o, now)) or \
+        observe(o, now)
+    try:
+        m.observe(obs.Tick())
+        clocks["wall"] += 3630.0  # an NTP step of an hour, 30 s later
+        clocks["mono"] += 30.0
+        m.observe(obs.Tick())
+        clocks["wall"] += 30.0
+        clocks["mono"] += 30.0
+        m.observe(obs.Tick())
+    finally:
+        m.store.close()
+    assert [(type(o).__name__, now) for o, now in seen] == [
+        ("Tick", 1_000_000.0), ("ClockStepped", 1_003_630.0),
+        ("Tick", 1_003_630.0), ("Tick", 1_003_660.0)]
+    assert seen[1][0] == obs.ClockStepped(3600.0)
+
+
+def test_an_injected_wall_clock_alone_tells_no_steps(tmp_path):
+    from monitor import service
+
+    clocks = {"wall": 1_000_000.0}
+    conf = harness.load_conf(harness.write_conf(tmp_path))
+    m = harness.loop_thread().call(lambda: service.Monitor(
+        conf, clock=lambda: clocks["wall"]))
+    seen = []
+    observe = m.engine.observe
+    m.engine.observe = lambda o, now: seen.append(o) or observe(o, now)
+    try:
+        m.observe(obs.Tick())
+        clocks["wall"] += 3600.0
+        m.observe(obs.Tick())
+    finally:
+        m.store.close()
+    assert seen == [obs.Tick(), obs.Tick()]

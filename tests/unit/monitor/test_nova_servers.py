@@ -1,0 +1,152 @@
+"""This host's servers from Nova: openstacksdk's own Server resources
+built from what Nova's API returns, a reading each refresh and on
+request, coalesced, and a failure told once."""
+import asyncio
+import logging
+import threading
+
+from keystoneauth1 import exceptions as ksa_exc
+from openstack.compute.v2 import server as sdk_server
+
+from monitor import masakari
+from monitor import nova_servers
+from monitor import observations as obs
+from monitor import threads
+
+
+def nova_server(uuid, metadata, vm_state="active", task_state=None):
+    """A server as GET /servers/detail returns it (admin fields)."""
+    return sdk_server.Server.existing(**{
+        "id": uuid, "metadata": metadata, "OS-EXT-STS:vm_state": vm_state,
+        "OS-EXT-STS:task_state": task_state,
+        "OS-EXT-SRV-ATTR:host": "compute-1"})
+
+
+class FakeCompute:
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = []
+        self.gate = None  # a threading.Event a listing waits for
+
+    def servers(self, **query):
+        self.calls.append(query)
+        if self.gate is not None:
+            self.gate.wait(10)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else \
+            self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return iter(answer)
+
+
+class FakeConnection:
+    def __init__(self, compute):
+        self.compute = compute
+
+
+SERVERS = [nova_server("a", {"HA_Enabled": "True"}),
+           nova_server("b", {"HA_Enabled": "False"}, "active",
+                       "image_snapshot"),
+           nova_server("c", {}, "stopped")]
+
+
+def test_one_listing_gives_every_server_of_the_host():
+    compute = FakeCompute(SERVERS)
+    servers = masakari.host_servers(FakeConnection(compute), "compute-1")
+    assert servers == (obs.Server("a", True, "active", None),
+                       obs.Server("b", False, "active", "image_snapshot"),
+                       obs.Server("c", False, "stopped", None))
+    assert compute.calls == [{"details": True, "all_projects": True,
+                              "compute_host": "compute-1"}]
+
+
+def reader(compute, refresh=60, timeout=5):
+    posted = []
+    nova = nova_servers.NovaServers(lambda: FakeConnection(compute),
+                                    "compute-1", posted.append,
+                                    threads.Pool(1, "nova"), refresh,
+                                    timeout)
+    return nova, posted
+
+
+async def until(predicate, timeout=5):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline
+        await asyncio.sleep(0.01)
+
+
+def test_readings_each_refresh_and_at_once_when_asked():
+    compute = FakeCompute(SERVERS)
+    nova, posted = reader(compute, refresh=60)
+
+    async def run():
+        task = asyncio.ensure_future(nova.run())
+        await until(lambda: len(posted) == 1)
+        nova.read_now()
+        await until(lambda: len(posted) == 2)
+        task.cancel()
+    asyncio.run(run())
+    assert posted[0] == obs.NovaServers((
+        obs.Server("a", True, "active", None),
+        obs.Server("b", False, "active", "image_snapshot"),
+        obs.Server("c", False, "stopped", None)), None)
+    assert len(compute.calls) == 2
+
+
+def test_requests_during_a_reading_make_one_more_reading():
+    compute = FakeCompute(SERVERS)
+    compute.gate = threading.Event()
+    nova, posted = reader(compute, refresh=60)
+
+    async def run():
+        task = asyncio.ensure_future(nova.run())
+        await until(lambda: len(compute.calls) == 1)
+        for _ in range(5):
+            nova.read_now()
+        compute.gate.set()
+        await until(lambda: len(posted) == 2)
+        await asyncio.sleep(0.2)
+        task.cancel()
+    asyncio.run(run())
+    assert len(compute.calls) == 2 and len(posted) == 2
+
+
+def test_a_failure_posts_none_with_why_and_warns_once(caplog):
+    caplog.set_level(logging.WARNING, logger="monitor.nova_servers")
+    refused = ksa_exc.ConnectFailure("Connection refused")
+    compute = FakeCompute(refused, refused, refused, SERVERS)
+    nova, posted = reader(compute)
+
+    async def run():
+        for _ in range(4):
+            await nova.read_once()
+    asyncio.run(run())
+    assert posted[:3] == [obs.NovaServers(
+        None, "cannot connect: Connection refused")] * 3
+    assert posted[3].servers is not None
+    assert [r.message for r in caplog.records] == [
+        "Cannot read this host's servers from Nova: cannot connect: "
+        "Connection refused",
+        "Nova's servers on compute-1 are readable again"]
+
+
+def test_a_hung_nova_times_out_and_is_not_asked_again_meanwhile():
+    compute = FakeCompute(SERVERS)
+    compute.gate = threading.Event()
+    nova, posted = reader(compute, timeout=0.2)
+
+    async def run():
+        await nova.read_once()
+        await nova.read_once()  # the first still hangs in its worker
+        compute.gate.set()
+        await until(lambda: nova._reading.done())
+        await nova.read_once()
+    asyncio.run(run())
+    assert posted[:2] == [
+        obs.NovaServers(None, "no answer within 0.2 s"),
+        obs.NovaServers(None, "the previous reading is still unanswered "
+                        "after 0.2 s")]
+    assert posted[2].servers is not None
+    assert len(compute.calls) == 2
