@@ -31,6 +31,8 @@ def run(conf):
     checks.append({recovery.MASAKARI: _masakari, recovery.NOVA: _nova,
                    recovery.LIBVIRT: _libvirt_backend}[
                        conf.recovery.backend](conf))
+    if conf.recovery.backend != recovery.LIBVIRT:
+        checks.append(_nova_servers(conf))
     return checks
 
 
@@ -158,3 +160,21 @@ def _libvirt_backend(conf):
     return Check("recovery", True, "libvirt backend: domains on %s are "
                  "restarted by this monitor; no cloud is asked"
                  % conf.libvirt.connection_uri)
+
+
+def _nova_servers(conf):
+    """The listing a hang verdict waits on (Nova's task states)."""
+    conn = None
+    try:
+        conn = masakari.connect(conf)
+        servers = masakari.host_servers(conn, conf.hostname)
+    except Exception as exc:  # any failure here is what check reports
+        return Check("nova servers", False, (
+            "cannot list this host's servers in Nova: %s; hang verdicts "
+            "would go ahead without Nova's task state (a guest Nova is "
+            "migrating or rebooting could be recovered): the [api] user "
+            "needs to list servers of all projects (admin)" % cause(
+                exc, conn, "compute")))
+    return Check("nova servers", True, "%d servers on %r in Nova; their "
+                 "task states excuse hang verdicts" % (len(servers),
+                                                       conf.hostname))

@@ -90,15 +90,17 @@ def test_check_passes_for_a_registered_host_and_fails_otherwise(
                    str(bad), "-f", "json", check=False)
 
     assert [row["Check"] for row in ok] == ["config", "libvirt", "state",
-                                            "masakari"]
+                                            "masakari", "nova servers"]
     assert {row["Result"] for row in ok} == {"ok"}
-    assert ok[-1]["Detail"].startswith("host %r in segment" % host)
+    assert ok[-2]["Detail"].startswith("host %r in segment" % host)
+    assert ok[-1]["Detail"].endswith("in Nova; their task states excuse "
+                                     "hang verdicts")
     assert fail.returncode == 1
     failed = {row["Check"]: row for row in json.loads(fail.stdout)}
     assert failed["masakari"]["Result"] == "FAIL"
     assert failed["masakari"]["Detail"].startswith(
         "host 'nowhere' is not registered")
-    assert "1 of 4 checks failed: masakari" in fail.stderr
+    assert "1 of 5 checks failed: masakari" in fail.stderr
 
 
 def test_help_lists_the_monitor_commands(cli):

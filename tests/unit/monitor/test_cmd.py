@@ -150,3 +150,15 @@ def test_check_says_connection_refused_with_the_url(tmp_path):
     assert "FAIL masakari  cannot query Masakari: http://127.0.0.1:9/v1: " \
         "cannot connect: connection refused" in result.stdout
     assert result.stderr == ""
+
+
+def test_check_says_when_novas_servers_cannot_be_listed(tmp_path):
+    """A hang verdict waits on Nova's task states: check says when the
+    [api] user cannot list them."""
+    result = run("check", "--config-file", conf(tmp_path, """\
+        [api]
+        auth_type = none
+        endpoint_override = http://127.0.0.1:9/v1
+        """))
+    assert "FAIL nova servers cannot list this host's servers in Nova:" \
+        in result.stdout
