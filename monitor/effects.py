@@ -87,6 +87,13 @@ class Capture:
 
 
 @dataclasses.dataclass(frozen=True)
+class WatchQemu:
+    """Look at the QEMU processes in every host sample (``on``) while a
+    guest fails or is excused by its QEMU; otherwise pressure only."""
+    on: bool
+
+
+@dataclasses.dataclass(frozen=True)
 class ReadNova:
     """Read this host's servers from Nova now (a verdict waits on it)."""
 

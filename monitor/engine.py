@@ -133,6 +133,7 @@ class Engine:
         self.nova_read_at = None  # the last reading of Nova, answered
         self.nova_asked = False  # a reading is asked for and not yet in
         self.facts = stall_mod.Facts()
+        self.qemu_watched = False
         self.stall = None  # why the host is stalled, while it is
         self.stall_since = None
         self.io_errors = {}  # uuid -> time of its last I/O error report
@@ -160,7 +161,19 @@ class Engine:
     def observe(self, observation, now):
         out = []
         self._handlers[type(observation)](observation, now, out)
+        self._watch_qemu(out)
         return out
+
+    def _watch_qemu(self, out):
+        """The QEMU processes are read only while they can matter: a
+        guest failing (its first failed heartbeat, a late kernel) or
+        excused by its QEMU.  A verdict needs a whole detection window,
+        the probe looks at once and then every sample."""
+        want = any(g.liveness in gm.FAILING_STATES or g.qemu or g.busy
+                   for g in self.guests.values())
+        if want != self.qemu_watched:
+            self.qemu_watched = want
+            out.append(fx.WatchQemu(want))
 
     # -- the libvirt connection -------------------------------------------
     def _connected(self, o, now, out):

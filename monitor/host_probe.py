@@ -42,6 +42,12 @@ A stopped process (SIGSTOP, ptrace: every thread, the main one too) and
 a frozen cgroup are seen at every sample from the main thread and the
 cgroup alone.
 
+Even so, the QEMU processes are read only while the engine asks
+(``watch_qemu``): while a guest fails or is excused by its QEMU.  A
+healthy host's sample is the pressure files alone (about 0.3 ms), and a
+verdict takes a whole detection window, in which the probe looks at
+once and then at every sample.
+
 The reads run in a worker of the given pool, not on the loop: reading a
 process's ``cmdline`` takes its mmap lock, which a QEMU stuck in D state
 can hold for as long as it is stuck.  One sampling at a time; one that
@@ -61,7 +67,7 @@ LOG = logging.getLogger(__name__)
 
 PROC = Path("/proc")
 PSI_RESOURCES = ("cpu", "memory", "io")
-LAG_TICK = 0.25
+LAG_TICK = 0.5  # a 2 s lag is what counts: no need to wake more often
 STOPPED = frozenset("Tt")
 BLOCKED = "D"
 FROZEN_V1 = (b"FROZEN", b"FREEZING")
@@ -302,6 +308,15 @@ class HostProbe:
         self.lag = 0.0
         self._reading = None  # the sampling in its worker
         self._told_slow = False
+        self.qemu = False  # read the QEMU processes (watch_qemu)
+        self._wake = asyncio.Event()
+
+    def watch_qemu(self, on):
+        """Read the QEMU processes in every sample from now (at once), or
+        no longer."""
+        self.qemu = on
+        if on:
+            self._wake.set()
 
     async def run(self, interval):
         loop = asyncio.get_running_loop()
@@ -310,9 +325,13 @@ class HostProbe:
             while True:
                 period = interval() if callable(interval) else interval
                 began = loop.time()
+                self._wake.clear()
                 await self.sample(period)
-                await asyncio.sleep(max(0.0, period -
-                                        (loop.time() - began)))
+                try:
+                    await threads.within(self._wake.wait(), max(
+                        0.0, period - (loop.time() - began)))
+                except asyncio.TimeoutError:
+                    pass
         finally:
             watcher.cancel()
 
@@ -330,7 +349,7 @@ class HostProbe:
     def read(self):
         """(pressure, stopped, blocked) now (blocking: a worker)."""
         pressure = read_pressure(self.proc)
-        if self.table is None:
+        if self.table is None or not self.qemu:
             return pressure, frozenset(), frozenset()
         return (pressure,) + self.table.sample()
 
@@ -362,4 +381,4 @@ class HostProbe:
             LOG.warning("Reading /proc is timely again")
         pressure, stopped, blocked = result
         self._post(obs.HostSample(pressure, lag, stopped, blocked,
-                                  self.table is not None))
+                                  self.table is not None and self.qemu))

@@ -109,6 +109,8 @@ class Monitor:
                                                               e.label)}
         if self.nova is not None:
             self._carry[fx.ReadNova] = lambda e: self.nova.read_now()
+        self._carry[fx.WatchQemu] = lambda e: self.host_probe.watch_qemu(
+            e.on)
 
     @property
     def overdue_after(self):

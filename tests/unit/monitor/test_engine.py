@@ -1350,3 +1350,12 @@ def test_a_clock_step_keeps_the_budget_window(step):
                                 at=400 + step)) == ["quarantine"]
     assert host(obs.Tick(), at=100 + 3601 + step) == [
         fx.PutBudget("vm", (), None)]
+
+
+def test_qemu_processes_are_watched_only_while_a_guest_fails():
+    host = running_host()
+    assert not of(fx.WatchQemu, host.effects)
+    assert of(fx.WatchQemu, host.beats(1)) == [fx.WatchQemu(True)]
+    assert of(fx.WatchQemu, host.beats(1, ok=True)) == [fx.WatchQemu(False)]
+    host(obs.HostSample(stopped=frozenset({"vm"})))  # excused by its QEMU
+    assert host.engine.qemu_watched

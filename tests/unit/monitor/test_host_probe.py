@@ -336,6 +336,7 @@ def test_samples_carry_the_loop_lag_and_what_the_table_saw(tmp_path):
         "qemu:///system", posted.append, threads.Pool(1, "host"),
         proc=proc.root, table=host_probe.QemuTable(
             proc.root, cgroup_v2=str(tmp_path)), lag_tick=0.05)
+    probe.watch_qemu(True)
 
     async def run():
         task = asyncio.ensure_future(probe.run(lambda: 0.4))
@@ -350,6 +351,35 @@ def test_samples_carry_the_loop_lag_and_what_the_table_saw(tmp_path):
     assert second.stopped == {"u-1"} and second.qemu_read
     assert max(first.loop_lag, second.loop_lag) >= 0.2
     assert second.pressure == ()  # no pressure files in the fake tree
+
+
+def test_qemu_processes_are_read_only_while_the_engine_asks(tmp_path):
+    """A healthy host's sample is the pressure alone; asked to, the probe
+    reads the QEMU processes at once, not at its next period."""
+    reads = []
+
+    class Table:
+        def sample(self):
+            reads.append(1)
+            return frozenset({"u-1"}), frozenset()
+
+    posted = []
+    probe = host_probe.HostProbe("qemu:///system", posted.append,
+                                 threads.Pool(1, "host"), table=Table())
+
+    async def run():
+        task = asyncio.ensure_future(probe.run(lambda: 60.0))
+        while not posted:
+            await asyncio.sleep(0.01)
+        probe.watch_qemu(True)
+        while len(posted) < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+    asyncio.run(asyncio.wait_for(run(), 10))
+    quiet, watched = posted[:2]
+    assert not quiet.qemu_read and not quiet.stopped
+    assert watched.qemu_read and watched.stopped == {"u-1"}
+    assert len(reads) == 1
 
 
 def test_a_remote_libvirt_has_no_qemu_processes_here():
@@ -378,6 +408,7 @@ def test_a_slow_read_does_not_hold_the_probe():
     posted = []
     probe = host_probe.HostProbe("qemu:///system", posted.append,
                                  threads.Pool(2, "host"), table=Stuck())
+    probe.watch_qemu(True)
 
     async def run():
         await probe.sample(0.1)
@@ -440,6 +471,7 @@ def test_a_failing_read_is_loud_and_the_samples_go_on(caplog):
     posted = []
     probe = host_probe.HostProbe("qemu:///system", posted.append,
                                  threads.Pool(1, "host"), table=Broken())
+    probe.watch_qemu(True)
     asyncio.run(probe.sample(1.0))
     assert posted == [obs.HostSample(qemu_read=False)]
     assert "Host sample not read" in caplog.text

@@ -119,6 +119,7 @@ def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
     assert pending["pending"] == 1
     assert pending["entries"][0]["last_error"] == "ConnectFailure: refused"
     first.stop()
+    dom.destroy()  # the dead QEMU stays dead (running again: withdrawn)
 
     recorder = Recorder()
     second = start(send=recorder)
@@ -527,7 +528,10 @@ def test_host_samples_and_nova_readings_reach_the_engine(start):
     nova = next(o for o in seen if isinstance(o, obs.NovaServers))
     assert nova.servers is None and nova.error
     sample = next(o for o in seen if isinstance(o, obs.HostSample))
-    assert sample.qemu_read  # test:///default is this host
+    assert not sample.qemu_read  # nothing fails: pressure only
+    monitor.loop.call(m._carry[fx.WatchQemu], fx.WatchQemu(True))
+    monitor.wait_for(lambda: any(isinstance(o, obs.HostSample) and
+                                 o.qemu_read for o in seen), timeout=5)
     assert m.forensics._pool is m.pools["forensics"]
     assert m.nova._pool is m.pools["nova"]
     assert m.host_probe._pool is m.pools["host"]
