@@ -218,6 +218,20 @@ def test_sighup_reload_applies_new_heartbeat_settings(start, tmp_path):
     assert settings["reloaded_at"]
 
 
+def test_sighup_turns_fencing_off_and_on(start, tmp_path):
+    monitor = start()
+    path = tmp_path / "instanceha-monitor.conf"
+    original = path.read_text()
+    assert monitor.status()["settings"]["fence_hung"] is True
+    path.write_text(original + "[recovery]\nfence_hung = false\n")
+    assert monitor.loop.call(monitor.monitor.reload) is True
+    assert monitor.monitor.engine.settings.fence_hung is False
+    assert monitor.status()["settings"]["fence_hung"] is False
+    path.write_text(original)
+    assert monitor.loop.call(monitor.monitor.reload) is True
+    assert monitor.monitor.engine.settings.fence_hung is True
+
+
 def test_reload_of_a_broken_file_changes_nothing(start, tmp_path):
     monitor = start()
     path = tmp_path / "instanceha-monitor.conf"
@@ -229,6 +243,7 @@ def test_reload_of_a_broken_file_changes_nothing(start, tmp_path):
 
     assert monitor.status()["settings"] == {
         "interval": 10, "timeout": 2, "threshold": 3, "recovery_budget": 3,
+        "fence_hung": True,
         "reloaded_at": None}
 
 
