@@ -400,11 +400,17 @@ FENCE_TASKS = (None, "powering-off")
 
 def fence_nova(server):
     """Why Nova's fresh reading of a server forbids ending its guest
-    here, or None: it must be on this host, with no task under way other
-    than ``powering-off`` (Masakari's own stop), in vm_state active (or
-    stopped while that stop finishes)."""
+    here, or None: it must be on this host, with HA_Enabled (Masakari's
+    engine skips the recovery of any other server, unless its
+    process_all_instances is set, which the monitor cannot see: the guest
+    would stay off), no task under way other than ``powering-off``
+    (Masakari's own stop), in vm_state active (or stopped while that stop
+    finishes)."""
     if server is None:
         return "the server is not in Nova's listing of this host"
+    if not server.ha_enabled:
+        return "HA_Enabled is not set on the server: Masakari's engine " \
+            "skips its recovery"
     if server.task_state not in FENCE_TASKS:
         return "Nova task under way: %s" % server.task_state
     if server.vm_state == "active" or (

@@ -1419,6 +1419,8 @@ def test_the_fence_table():
     (("vm", True, "rescued", None), "Nova vm_state rescued"),
     (("other", True, "active", None),
      "the server is not in Nova's listing of this host"),
+    (("vm", False, "active", None), "HA_Enabled is not set on the server: "
+     "Masakari's engine skips its recovery"),  # it would stay off
 ])
 def test_an_accepted_hang_is_fenced_only_when_nova_is_clear(server, why):
     host, key, out = accepted_hang()
