@@ -73,8 +73,8 @@ def cmd_start(conf, args):
     SIGTERM or SIGINT stop it (a notification still being sent stays on
     disk and goes out after the next start); SIGHUP re-reads the config
     files and applies the heartbeat, kernel-heartbeat, restart-budget,
-    storm-guard and forwarding options.  It keeps running while libvirtd
-    or Masakari are away and says so in its status.
+    storm-guard, forwarding and fencing options.  It keeps running while
+    libvirtd or Masakari are away and says so in its status.
     """
     _runtime()
     from monitor import service
@@ -198,6 +198,16 @@ def cmd_status(conf, args):
                       if domain.get("quarantined_since") else ""))
         if domain.get("last_forensics"):
             print("      forensics: %s" % domain["last_forensics"])
+        if domain.get("fence"):
+            print("      fence: %s" % domain["fence"])
+        elif domain.get("fenced_at"):
+            print("      fenced at %s in %.3f s" % (domain["fenced_at"],
+                                                     domain["fence_seconds"]))
+        elif domain.get("fence_skipped") or domain.get("fence_failed"):
+            print("      fence %s" % (
+                "skipped: " + domain["fence_skipped"]
+                if domain.get("fence_skipped") else
+                "FAILED: " + domain["fence_failed"]))
     outbox = state["outbox"]
     print("outbox: %d pending%s" % (outbox["pending"], ", %d OVERDUE" % (
         outbox["overdue"]) if outbox["overdue"] else ""))

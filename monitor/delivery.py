@@ -17,7 +17,9 @@ record is kept and recorded later, never sent again.
 
 A backend is any callable ``send(body) -> Outcome``; it runs in a worker
 thread and tells, in its own terms, whether the recovery was accepted,
-refused for good, or must be tried again.
+refused for good, or must be tried again.  Once an answer is recorded,
+the engine is told (``Delivered``): a hang whose recovery was accepted
+may be fenced.
 """
 import asyncio
 import concurrent.futures
@@ -25,6 +27,7 @@ import dataclasses
 import logging
 import random as _random
 
+from monitor import observations as obs
 from monitor import store as store_mod
 from monitor import threads
 
@@ -74,7 +77,8 @@ def backoff(attempts, base, cap, random):
 class Delivery:
     def __init__(self, store, send, clock, metrics, pool, base_delay,
                  max_delay, overdue_after, random=_random.random,
-                 peer="Masakari"):
+                 peer="Masakari", post=None):
+        """``post``: where ``Delivered`` goes (the engine), if anywhere."""
         self._store = store
         self._send = send
         self._clock = clock
@@ -85,6 +89,7 @@ class Delivery:
         self.overdue_after = overdue_after
         self._random = random
         self._peer = peer
+        self._post = post
         self._wake = asyncio.Event()
         self._inflight = {}  # key -> task
         self._overdue = set()  # keys already reported overdue
@@ -218,6 +223,13 @@ class Delivery:
             self._recorded(entry, outcome, delay)
 
     def _recorded(self, entry, outcome, delay):
+        self._report(entry, outcome, delay)
+        if self._post is not None:
+            self._post(obs.Delivered(
+                entry["key"], entry.get("instance_uuid") or
+                entry["body"]["payload"]["instance_uuid"], outcome.kind))
+
+    def _report(self, entry, outcome, delay):
         body = entry["body"]
         self._metrics.notifications.labels(outcome.kind).inc()
         payload = body["payload"]

@@ -2,8 +2,8 @@
 
 The durable ones (boots, budgets, the outbox) are written by the store in
 one transaction per observation, before any other effect is carried out;
-the others go to the prober, the forensics capture, the log and the
-metrics.
+the others go to the prober, the forensics capture, the fence, the log
+and the metrics.
 """
 import dataclasses
 
@@ -84,6 +84,25 @@ class Capture:
     name: str
     key: str
     facts: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class NoteIncident:
+    """Add ``facts`` to the forensics manifest (``incident.json``) of the
+    incident ``key`` of ``uuid`` (how its fence went)."""
+    uuid: str
+    key: str
+    facts: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class Fence:
+    """End the hung guest ``uuid`` now (``virDomainDestroy``) if it
+    still runs as the QEMU process ``dom_id``; its recovery ``key`` was
+    accepted.  Answered by ``Fenced``."""
+    uuid: str
+    key: str
+    dom_id: int
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,6 +18,12 @@ state (``ReadNova``) where Nova is there to ask.  A pending notification
 that no longer holds (the guest answered again, the domain runs again on
 a newer boot) is withdrawn, never sent.
 
+A hang whose recovery Masakari accepted is fenced: the engine reads Nova
+afresh and, when nothing but Masakari's own stop is under way and the
+guest is still hung and not excused, has it destroyed here (``Fence``),
+so that Nova's stop does not wait out a clean shutdown that cannot come
+(``guest.FENCE``).
+
 Incident identity: each time a domain is seen starting, it gets a new boot
 number (``next_boot``, never reused).  A death is notified once per boot;
 a hang once per hang incident of a boot.  The boot is kept while the
@@ -45,6 +51,10 @@ LOG_WARNING, LOG_INFO, LOG_ERROR = (logging.WARNING, logging.INFO,
                                     logging.ERROR)
 RECORD_ONLY, QUARANTINE, HOLD = "record only", "quarantine", "hold"
 KERNEL_HEARTBEAT_OFF = "unknown: the kernel heartbeat is turned off"
+# delivery.ACCEPTED: the answer of an Outcome that starts a recovery
+RECOVERY_ACCEPTED = "accepted"
+# labels of the fences metric
+FENCES = ("done", "skipped", "failed")
 # labels of the decisions metric
 DECISIONS = ("notify", "record", "duplicate", "quarantine", "hold", "warn",
              "storm-begin", "storm-end", "stall-begin", "stall-end",
@@ -95,6 +105,9 @@ class Settings:
     kernel_poll_interval: float = 10.0
     agent_silence_recovers: bool = False
     kernel_silence_recovers: bool = True
+    # end a hung guest once Masakari accepted its recovery (settings.py
+    # turns it on for the masakari backend with [recovery] fence_hung)
+    fence_hung: bool = False
 
 
 @dataclasses.dataclass
@@ -153,6 +166,8 @@ class Engine:
             obs.NovaServers: self._nova_servers,
             obs.ClockStepped: self._clock_stepped,
             obs.Captured: self._captured,
+            obs.Delivered: self._delivered,
+            obs.Fenced: self._fenced,
             obs.ClearQuarantine: self._clear_quarantine,
             obs.Reconfigured: self._reconfigured,
             obs.Tick: self._tick,
@@ -533,6 +548,7 @@ class Engine:
         return gm.agent_signal(g, s.threshold), kernel
 
     def _liveness(self, g, now, out):
+        self._fence_overdue(g, now, out)
         if self._check_excuse(g, now):
             return  # nothing counts while excused; the state stays
         if g.liveness == gm.CONFIRMING and \
@@ -822,6 +838,11 @@ class Engine:
                                 "verdict stands" % o.error)
             elif g.boot is not None:
                 self._check_excuse(g, now)
+        for g in list(self.guests.values()):
+            # a fence waits for a reading begun after it asked for one
+            if g.fence == gm.F_ASKING and (o.read_at is None or
+                                           o.read_at >= g.fence_since):
+                self._fence_on_nova(g, o, servers, now, out)
         self._check_storm(now, out)
 
     def _captured(self, o, now, out):
@@ -839,7 +860,7 @@ class Engine:
         for g in self.guests.values():
             for name in ("last_ok", "silent_since", "kernel_read_at",
                          "cpu_at", "kernel_stamp", "reset_stamp",
-                         "confirming_since"):
+                         "confirming_since", "fence_since"):
                 if getattr(g, name) is not None:
                     setattr(g, name, getattr(g, name) + d)
             g.grace_until += d
@@ -872,9 +893,148 @@ class Engine:
         self._judge_host(now, out)
 
     def _tick(self, o, now, out):
-        """Periodic housekeeping: budgets whose window has passed."""
+        """Periodic housekeeping: budgets whose window has passed, fences
+        that waited too long for Nova."""
         for uuid in self.budget.expired(now):
             out.append(self.budget.record(uuid))
+        for g in list(self.guests.values()):
+            self._fence_overdue(g, now, out)
+
+    # -- fencing a hang whose recovery is under way ---------------------------
+    def _delivered(self, o, now, out):
+        """The backend's recorded answer: Masakari accepted the current
+        hang of a guest, whose recovery is now on its way; the guest is
+        fenced if it still holds (``guest.FENCE``).  Deaths, refusals and
+        retries change nothing."""
+        if o.kind != RECOVERY_ACCEPTED or not self.settings.fence_hung or \
+                notification.hang_incident(o.key) is None:
+            return
+        g = self.guests.get(o.uuid)
+        if g is None or g.fence is not gm.F_IDLE:
+            self._fence_end(None, o.uuid, o.key, "skipped", "the domain is "
+                            "no longer defined here" if g is None else
+                            "the fence of an earlier hang is under way",
+                            now, out)
+            return
+        why = self._fence_hold(g, o.key, now)
+        self._fence_step(g, gm.NOT_HELD if why else gm.ACCEPTED, now, out,
+                         key=o.key, detail=why)
+
+    def _fence_hold(self, g, key, now):
+        """Why the hang ``key`` of this guest must not be fenced now, or
+        None.  Nova's view is judged apart, on a fresh reading."""
+        _, boot, ordinal = notification.hang_incident(key)
+        if not self.settings.fence_hung:
+            return "fence_hung was turned off"
+        if g.boot is None:
+            return "the domain does not run any more"
+        if boot != g.boot.seq:
+            return "the domain runs again on a newer boot"
+        if ordinal != g.boot.hangs or not g.boot.hang_open:
+            return "the guest answered again"
+        if self.storm.active:
+            return "host-wide storm: %s" % self.storm.reason
+        included = self.included is None or g.uuid in self.included
+        return gm.excuse(g, now, self.connected, included, self.stall,
+                         nova=False)
+
+    def _fence_on_nova(self, g, o, servers, now, out):
+        """The fresh reading a fence waited for."""
+        why = self._fence_hold(g, g.fence_key, now)
+        if why:
+            self._fence_step(g, gm.NOT_HELD, now, out, detail=why)
+        elif o.servers is None:
+            self._fence_step(g, gm.NOVA_UNREADABLE, now, out, detail=(
+                "Nova could not be read (%s)" % o.error))
+        else:
+            why = gm.fence_nova(servers.get(g.uuid))
+            self._fence_step(g, gm.NOVA_BUSY if why else gm.NOVA_CLEAR, now,
+                             out, detail=why)
+
+    def _fence_overdue(self, g, now, out):
+        if g.fence == gm.F_ASKING and \
+                now - g.fence_since > self._confirm_timeout():
+            self._fence_step(g, gm.NOVA_SILENT, now, out, detail=(
+                "Nova did not answer within %.0f s" %
+                self._confirm_timeout()))
+
+    def _fenced(self, o, now, out):
+        g = self.guests.get(o.uuid)
+        if g is None or g.fence != gm.F_DESTROYING or g.fence_key != o.key:
+            # forgotten meanwhile (a transient domain): counted all the same
+            result, detail = ("failed", o.error) if o.error else (
+                ("skipped", o.skipped) if o.skipped else ("done", None))
+            self._fence_end(None, o.uuid, o.key, result, detail, now, out,
+                            took=o.took)
+            return
+        if o.error:
+            self._fence_step(g, gm.DESTROY_FAILED, now, out, detail=o.error)
+        elif o.skipped:
+            self._fence_step(g, gm.NOT_DESTROYED, now, out,
+                             detail=o.skipped)
+        else:
+            self._fence_step(g, gm.DESTROYED, now, out, took=o.took)
+
+    def _fence_step(self, g, signal, now, out, key=None, detail=None,
+                    took=None):
+        """One transition of ``guest.FENCE``; ``key``: the incident an
+        acceptance names (else the one the fence is for)."""
+        key = key or g.fence_key
+        state, action = gm.FENCE.get((g.fence, signal), (g.fence, None))
+        g.fence = state
+        if action == gm.READ_NOVA:
+            g.fence_key, g.fence_since = key, now
+            for name in ("fenced_at", "fence_seconds", "fence_skipped",
+                         "fence_failed"):
+                g.view.pop(name, None)
+            self.nova_asked = True  # the reading also serves verdicts
+            out.append(fx.ReadNova())
+        elif action == gm.FENCE_NOW:
+            out.append(fx.Fence(g.uuid, key, g.boot.dom_id))
+            out.append(fx.Log(LOG_WARNING, "%s (%s): hung, its recovery "
+                              "accepted, Nova clear: ending the guest now "
+                              "(virDomainDestroy) so that Nova's stop does "
+                              "not wait for a clean shutdown" % (g.name,
+                                                                 g.uuid)))
+        elif action in (gm.SKIP, gm.DONE, gm.FAIL):
+            self._fence_end(g, g.uuid, key, {
+                gm.SKIP: "skipped", gm.DONE: "done", gm.FAIL: "failed"}[
+                    action], detail, now, out, took=took)
+        if state is None:
+            g.fence_key = g.fence_since = None
+            g.view.pop("fence", None)
+        else:
+            g.view["fence"] = state
+
+    def _fence_end(self, g, uuid, key, result, detail, now, out, took=None):
+        """A fence's outcome (one of FENCES): counted, logged, in status
+        and in the incident's forensics."""
+        name = g.name if g is not None else uuid
+        out.append(fx.Count("fences", result))
+        facts = {"result": result, "at": notification.iso(now)}
+        if result == "done":
+            facts["seconds"] = round(took or 0.0, 3)
+            out.append(fx.Log(LOG_WARNING, "%s (%s): fenced in %.3f s; the "
+                              "recovery goes on through Nova's stop and "
+                              "start" % (name, uuid, facts["seconds"])))
+            view = {"fenced_at": facts["at"],
+                    "fence_seconds": facts["seconds"]}
+        elif result == "skipped":
+            facts["reason"] = detail
+            out.append(fx.Log(LOG_WARNING, "%s (%s): not fenced: %s; the "
+                              "recovery goes on through Nova's stop" % (
+                                  name, uuid, detail)))
+            view = {"fence_skipped": detail}
+        else:
+            facts["error"] = detail
+            out.append(fx.Log(LOG_ERROR, "%s (%s): fence failed: %s; the "
+                              "recovery goes on through Nova's stop" % (
+                                  name, uuid, detail)))
+            view = {"fence_failed": detail}
+        if g is not None:
+            g.view.update(view)
+        if self.settings.forensics:
+            out.append(fx.NoteIncident(uuid, key, {"fence": facts}))
 
     # -- status ---------------------------------------------------------------
     def _domain_view(self, g, now):

@@ -10,14 +10,16 @@ of its own (``WORKERS``): a capture stuck on a hung QEMU or libvirtd never
 takes a worker from the reconnects, listings and statistics of the libvirt
 pool.  Each capture is waited for at most ``[forensics] timeout``; when
 every worker is still held by an earlier capture, a new one is skipped at
-once and its ``Captured`` says why.  Everything
-is written 0600 in 0700 directories: a console tail can hold what
-cloud-init printed, passwords included.
+once and its ``Captured`` says why.  What happens to the guest after the
+capture (its fence) is added to the incident's manifest (``note``).
+Everything is written 0600 in 0700 directories: a console tail can hold
+what cloud-init printed, passwords included.
 """
 import asyncio
 import datetime
 import json
 import logging
+import os
 import shutil
 import time
 import xml.etree.ElementTree as ET
@@ -67,6 +69,36 @@ def incident_dir(root, uuid, when):
     stamp = datetime.datetime.fromtimestamp(
         when, datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     return Path(root) / ("%s-%s" % (stamp, uuid))
+
+
+def find_manifest(root, uuid, key):
+    """The manifest of incident ``key`` of ``uuid`` (its capture's facts
+    name the key), newest first; None when there is none."""
+    for directory in sorted(Path(root).glob("*-%s" % uuid), reverse=True):
+        path = directory / MANIFEST
+        try:
+            manifest = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if (manifest.get("monitor") or {}).get("key") == key:
+            return path
+    return None
+
+
+def note(root, uuid, key, facts):
+    """Merge ``facts`` into the manifest of incident ``key``, replacing
+    it whole (a crash leaves the old one or the new one); the path, or
+    None when the incident has no manifest (forensics were off, the
+    capture never finished or was pruned)."""
+    path = find_manifest(root, uuid, key)
+    if path is None:
+        return None
+    manifest = json.loads(path.read_text())
+    manifest.update(facts)
+    partial = path.with_name(MANIFEST + ".new")
+    private.write_text(partial, json.dumps(manifest, indent=2))
+    os.replace(partial, path)
+    return path
 
 
 def prune(root, keep):
@@ -212,6 +244,18 @@ class Forensics:
             await self._pool.run(prune, self.root, settings.max_incidents)
         except OSError as exc:
             LOG.warning("Old forensics not pruned: %s", exc)
+
+    def note(self, effect):
+        """``NoteIncident``: on the loop, a few small files."""
+        try:
+            path = note(self.root, effect.uuid, effect.key, effect.facts)
+        except (OSError, ValueError) as exc:
+            LOG.warning("%s: %s not added to its forensics: %s",
+                        effect.key, ", ".join(effect.facts), exc)
+            return
+        if path is None:
+            LOG.info("%s: no forensics manifest to add %s to", effect.key,
+                     ", ".join(effect.facts))
 
     async def close(self):
         for task in list(self._tasks):

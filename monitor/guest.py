@@ -9,7 +9,10 @@ Three machines per guest, each a table the engine looks transitions up in:
   since the boot began, connected, port closed by the guest);
 - ``LIVENESS``: the hang detector of the current boot, driven by the
   verdict of ``VERDICTS`` on the two liveness signals, the agent's answers
-  and the kernel's balloon heartbeat.
+  and the kernel's balloon heartbeat;
+- ``FENCE``: what becomes of a hang whose recovery Masakari accepted: a
+  fresh reading of Nova, then the guest ended here (``fence_nova``), or
+  skipped with the reason.
 
 No I/O and no clock of its own: every function takes ``now``.
 """
@@ -233,6 +236,11 @@ class Guest:
     transient: bool = False  # undefined while running (Nova's snapshot)
     excused: str | None = None  # the excuse of the last evaluation
     confirming_since: float | None = None
+    # the fence of a hang whose recovery was accepted (see FENCE): its
+    # state, the incident and when it began
+    fence: str | None = None
+    fence_key: str | None = None
+    fence_since: float | None = None
     watched: bool = False
     view: dict = dataclasses.field(default_factory=dict)
 
@@ -241,10 +249,13 @@ class Guest:
         return self.power in ACTIVE
 
 
-def excuse(guest, now, connected=True, included=True, host_stall=None):
+def excuse(guest, now, connected=True, included=True, host_stall=None,
+           nova=True):
     """Why no liveness signal of this guest counts now, or None.  The
     first rule that holds wins; the order is the one status shows.
-    ``host_stall``: why the host itself is stalled, if it is."""
+    ``host_stall``: why the host itself is stalled, if it is; ``nova``:
+    False leaves Nova's view out (a fence judges it on a reading of its
+    own, see ``fence_nova``)."""
     for holds, why in (
             (not connected, "libvirt connection down"),
             (guest.power not in ACTIVE, "not running"),
@@ -257,7 +268,7 @@ def excuse(guest, now, connected=True, included=True, host_stall=None):
             (guest.qemu, guest.qemu),
             (guest.busy, guest.busy),
             (guest.migration, guest.migration),
-            (guest.nova, guest.nova)):
+            (nova and guest.nova, guest.nova)):
         if holds:
             return why
     return None
@@ -341,3 +352,71 @@ def kernel_signal(guest, now, stale_periods, slack, poll_interval):
             "answering %.0f s ago" % (now - guest.silent_since)
     return K_PENDING, "not answered since the agent stopped %.0f s ago" % (
         now - guest.silent_since)
+
+
+# -- fence: a hung guest ended here once its recovery is under way --------
+# Masakari's engine recovers a hung guest by Nova's stop, which first asks
+# the guest to shut down cleanly and waits [DEFAULT] shutdown_timeout for
+# it (113 s measured for Nova's 60 s): a guest whose kernel is confirmed
+# silent never does.  Once Masakari accepted the hang (its recovery is on
+# its way) the monitor ends the guest itself, so that stop finds it off.
+# Nova is read afresh first: the fence never races a Nova operation other
+# than Masakari's own stop.
+F_IDLE, F_ASKING, F_DESTROYING = (
+    None, "asking Nova before fencing", "fencing: destroying the domain")
+
+# What happens to a fence (the inputs), in the order the engine meets them
+ACCEPTED = "recovery accepted"  # Masakari accepted the current hang
+NOT_HELD = "no longer holds"  # accepted, but the guest is excused now,
+# answered again, runs on a newer boot, or the storm guard holds the host
+NOVA_CLEAR = "Nova clear"  # no task but Masakari's stop, vm_state fits
+NOVA_BUSY = "Nova busy"  # another task under way, or another vm_state
+NOVA_UNREADABLE = "Nova unreadable"
+NOVA_SILENT = "Nova silent"  # no fresh reading within the fence's wait
+DESTROYED, DESTROY_FAILED, NOT_DESTROYED = (
+    "destroyed", "destroy failed", "not destroyed")
+
+# What the engine does on a transition
+READ_NOVA, FENCE_NOW, SKIP, DONE, FAIL = (
+    "read Nova", "fence", "skip", "done", "fail")
+
+FENCE = {  # (state, input) -> (next state, action); others: ignored
+    (F_IDLE, ACCEPTED): (F_ASKING, READ_NOVA),
+    (F_IDLE, NOT_HELD): (F_IDLE, SKIP),
+    (F_ASKING, NOT_HELD): (F_IDLE, SKIP),
+    (F_ASKING, NOVA_CLEAR): (F_DESTROYING, FENCE_NOW),
+    (F_ASKING, NOVA_BUSY): (F_IDLE, SKIP),
+    (F_ASKING, NOVA_UNREADABLE): (F_IDLE, SKIP),
+    (F_ASKING, NOVA_SILENT): (F_IDLE, SKIP),
+    (F_DESTROYING, DESTROYED): (F_IDLE, DONE),
+    (F_DESTROYING, DESTROY_FAILED): (F_IDLE, FAIL),
+    # the domain ran as another QEMU process by then, or was off already
+    (F_DESTROYING, NOT_DESTROYED): (F_IDLE, SKIP),
+}
+
+# Nova's task states a fence goes ahead with: none, or Masakari's stop
+FENCE_TASKS = (None, "powering-off")
+
+
+def fence_nova(server):
+    """Why Nova's fresh reading of a server forbids ending its guest
+    here, or None: it must be on this host, with HA_Enabled (Masakari's
+    engine skips the recovery of any other server, unless its
+    process_all_instances is set, which the monitor cannot see: the guest
+    would stay off), no task under way other than ``powering-off``
+    (Masakari's own stop), in vm_state active (or stopped while that stop
+    finishes)."""
+    if server is None:
+        return "the server is not in Nova's listing of this host"
+    if not server.ha_enabled:
+        return "HA_Enabled is not set on the server: Masakari's engine " \
+            "skips its recovery"
+    if server.task_state not in FENCE_TASKS:
+        return "Nova task under way: %s" % server.task_state
+    if server.vm_state == "active" or (
+            server.vm_state == "stopped" and
+            server.task_state == "powering-off"):
+        return None
+    return "Nova vm_state %s%s" % (server.vm_state, "" if not
+                                   server.task_state else ", task %s" %
+                                   server.task_state)

@@ -103,10 +103,22 @@ class Metrics:
         self.quarantined = prom.Gauge(
             "instanceha_quarantined",
             "VMs quarantined (restart budget exhausted)", registry=r)
+        self.fences = prom.Counter(
+            "instanceha_fences",
+            "Hung guests whose recovery Masakari accepted, by what became "
+            "of their fence: done (destroyed here), skipped (Nova busy or "
+            "unreadable, the guest excused or answering again), failed",
+            ["result"], registry=r)
+        self.fence_seconds = prom.Histogram(
+            "instanceha_fence_seconds",
+            "How long destroying a hung guest took",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
+            registry=r)
         for counter, labels in (
                 (self.events, event_labels()),
                 (self.notifications, delivery.OUTCOMES),
                 (self.decisions, engine.DECISIONS),
+                (self.fences, engine.FENCES),
                 (self.heartbeat_failures, ("counted", "excused"))):
             for label in labels:
                 counter.labels(label)

@@ -47,6 +47,18 @@ def hang_key(uuid, boot, ordinal):
     return "%s/b%d/%s/h%d" % (uuid, boot, payload_name(HUNG), ordinal)
 
 
+def hang_incident(key):
+    """(uuid, boot, ordinal) of a hang's incident key, None for any other
+    key (a death, an I/O error, a forwarded event)."""
+    head, _, ordinal = key.rpartition("/h")
+    uuid, sep, rest = head.partition("/b")
+    boot, _, name = rest.partition("/")
+    if not sep or name != payload_name(HUNG) or not boot.isdigit() or \
+            not ordinal.isdigit():
+        return None
+    return uuid, int(boot), int(ordinal)
+
+
 def forwarded_key(uuid, boot, payload, now):
     """Events sent only on request (forward_ignored_events): each one is
     its own notification."""

@@ -2,7 +2,8 @@
 
 libvirt's events, a listing after every (re)connect, a heartbeat's
 answer, the balloon statistics, Nova's HA_Enabled flags, a finished
-forensics capture and an operator's word.  No handles, no callbacks: an
+forensics capture, a delivery's recorded outcome, a fence's end and an
+operator's word.  No handles, no callbacks: an
 observation can be written down in a test table.
 """
 import dataclasses
@@ -155,9 +156,12 @@ class Server:
 @dataclasses.dataclass(frozen=True)
 class NovaServers:
     """One reading of this host's servers from Nova; ``servers`` None
-    when Nova could not be read (``error`` says why)."""
+    when Nova could not be read (``error`` says why).  ``read_at``: the
+    wall-clock time its request was sent (None: not said), so a fence
+    waits for a reading begun after it was asked for."""
     servers: tuple | None
     error: str | None = None
+    read_at: float | None = dataclasses.field(default=None, compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,6 +177,30 @@ class Captured:
     key: str
     directory: str | None
     error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivered:
+    """The recovery backend's answer to the notification ``key`` of
+    ``uuid`` is recorded: ``kind`` is delivery's ACCEPTED, REJECTED or
+    RETRY."""
+    key: str
+    uuid: str
+    kind: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Fenced:
+    """A ``Fence`` ended: the domain destroyed in ``took`` seconds, or
+    not destroyed because it could not be (``error``: libvirt's error, no
+    answer within the deadline, no free worker) or there was nothing of
+    this boot left to end (``skipped``: off already, or another QEMU
+    process by now)."""
+    uuid: str
+    key: str
+    took: float | None = None
+    error: str | None = None
+    skipped: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,7 @@ from monitor import control
 from monitor import delivery as delivery_mod
 from monitor import effects as fx
 from monitor import engine as engine_mod
+from monitor import fence as fence_mod
 from monitor import forensics as forensics_mod
 from monitor import host_probe
 from monitor import libvirt_watch
@@ -73,6 +74,7 @@ class Monitor:
                       "send": threads.Pool(8, "send"),
                       "forensics": threads.Pool(forensics_mod.WORKERS,
                                                 "forensics"),
+                      "fence": threads.Pool(fence_mod.WORKERS, "fence"),
                       "host": threads.Pool(1, "host"),
                       "nova": threads.Pool(1, "nova")}
         self.watcher = libvirt_watch.Watcher(
@@ -92,18 +94,23 @@ class Monitor:
             self.store, send or backends.sender(conf, self.cloud), clock,
             self.metrics, self.pools["send"], conf.callback.retry_interval,
             conf.callback.retry_max_interval, self.overdue_after,
-            peer=backends.PEERS[conf.recovery.backend])
+            peer=backends.PEERS[conf.recovery.backend], post=self.observe)
+        self.fencer = fence_mod.Fencer(
+            conf.libvirt.connection_uri, self.observe, self.pools["fence"],
+            self.metrics)
         self.host_probe = host_probe.HostProbe(
             conf.libvirt.connection_uri, self.observe, self.pools["host"])
         self.nova = None
         if conf.recovery.backend != recovery_conf.LIBVIRT:
             self.nova = nova_servers.NovaServers(
                 self.cloud, conf.hostname, self.observe, self.pools["nova"],
-                intro.ha_enabled_refresh)
+                intro.ha_enabled_refresh, clock=clock)
         self.reloaded_at = self.status_url = None
         self._carry = {fx.Watch: lambda e: self.prober.watch(e.uuid),
                        fx.Unwatch: lambda e: self.prober.unwatch(e.uuid),
                        fx.Capture: self.forensics.start,
+                       fx.NoteIncident: self.forensics.note,
+                       fx.Fence: self.fencer.start,
                        fx.Log: lambda e: LOG.log(e.level, e.message),
                        fx.Count: lambda e: self.metrics.count(e.metric,
                                                               e.label)}
@@ -234,6 +241,7 @@ class Monitor:
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.prober.close()
             await self.forensics.close()
+            await self.fencer.close()
             self.watcher.close()
             await web.close()
             await controls.cleanup()

@@ -32,6 +32,10 @@ def engine(conf):
         stall_loop_lag=intro.stall_loop_lag,
         io_error_settle=intro.io_error_settle,
         nova_guard=conf.recovery.backend != recovery_conf.LIBVIRT,
+        # the nova backend hard-reboots a hung guest and the libvirt one
+        # destroys it itself: neither waits for a clean shutdown
+        fence_hung=(conf.recovery.fence_hung and
+                    conf.recovery.backend == recovery_conf.MASAKARI),
         ha_enabled_only=intro.monitor_ha_enabled_only)
 
 

@@ -32,6 +32,7 @@ def header(conf, settings, reloaded_at, pid):
                          "timeout": settings.timeout,
                          "threshold": settings.threshold,
                          "recovery_budget": settings.max_recoveries,
+                         "fence_hung": settings.fence_hung,
                          "reloaded_at": reloaded_at}}
 
 

@@ -17,6 +17,27 @@ OPTS = [
                   "one).")],
         help="Where decisions go. Every backend has the same durable "
              "outbox, retries and restart budget."),
+    cfg.BoolOpt("fence_hung", mutable=True, default=True,
+                help="masakari backend: once Masakari has accepted the "
+                     "recovery of a hung guest, end the guest here "
+                     "(virDomainDestroy) after its forensics were kept, "
+                     "if a fresh reading of Nova shows HA_Enabled and no "
+                     "task under way other than Masakari's own stop "
+                     "(powering-off), and the guest is still hung and not "
+                     "excused (host stalled, QEMU stopped or busy, "
+                     "migrating, paused). "
+                     "Masakari recovers by Nova's stop, which first asks "
+                     "the guest to shut down cleanly and waits "
+                     "shutdown_timeout in nova.conf (60 s, longer in "
+                     "practice) before it destroys it; a guest whose "
+                     "kernel is confirmed silent cannot shut down "
+                     "cleanly, so that wait is pure downtime. Fenced, the "
+                     "stop finds it off and the start follows at once. "
+                     "When Nova cannot be read the guest is left to "
+                     "Nova's stop. The nova backend hard-reboots a hung "
+                     "guest and the libvirt backend destroys and starts "
+                     "it itself: neither waits, and this option does "
+                     "nothing for them."),
     cfg.IntOpt("nova_action_timeout", default=120, min=5,
                help="nova backend: seconds to wait for Nova to finish the "
                     "stop before asking for the start. When it runs out the "

@@ -43,3 +43,15 @@ def test_every_metric_the_alerts_use_is_exposed():
                         ", ".join(sorted({a for alerts in missing.values()
                                           for a in alerts}))))
     assert used
+
+
+PAGE = Path(__file__).resolve().parents[2] / "doc" / "source" / "admin" / \
+    "monitoring.rst"
+
+
+def test_the_monitoring_page_and_the_monitor_name_the_same_metrics():
+    """Every metric the page describes is exposed, and every metric the
+    monitor exposes is on the page."""
+    text = PAGE.read_text().split(".. literalinclude::")[0]
+    named = set(re.findall(r"\binstanceha_[a-z_]+", text))
+    assert named == exposed_by_monitor()

@@ -162,3 +162,38 @@ def test_check_says_when_novas_servers_cannot_be_listed(tmp_path):
         """))
     assert "FAIL nova servers cannot list this host's servers in Nova:" \
         in result.stdout
+
+
+def domain(name, **fence):
+    return dict({"name": name, "uuid": "u-" + name, "state": "shutoff",
+                 "last_event": "STOPPED_DESTROYED",
+                 "last_decision": "notify QEMU_GUEST_AGENT_ERROR/"
+                                  "STOPPED_FAILED"}, **fence)
+
+
+def test_status_says_how_each_fence_went(monkeypatch, capsys):
+    import argparse
+    import types
+
+    state = {"hostname": "cmp-1", "recovery_backend": "masakari",
+             "libvirt": {"uri": "qemu:///system", "connected": True,
+                         "last_error": None},
+             "outbox": {"pending": 0, "overdue": 0, "entries": []},
+             "domains": [
+                 domain("a", fence="asking Nova before fencing"),
+                 domain("b", fenced_at="2026-01-01T00:00:31.000000",
+                        fence_seconds=0.214),
+                 domain("c", fence_skipped="Nova task under way: migrating"),
+                 domain("d", fence_failed="no answer from libvirt within "
+                                          "30 s")]}
+    monkeypatch.setattr(cmd, "fetch_status", lambda url, timeout: state)
+    conf = types.SimpleNamespace(status=types.SimpleNamespace(
+        port=9780, listen="127.0.0.1"))
+    assert cmd.cmd_status(conf, argparse.Namespace(json=False)) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()
+             if line.startswith("      ")]
+    assert lines == [
+        "fence: asking Nova before fencing",
+        "fenced at 2026-01-01T00:00:31.000000 in 0.214 s",
+        "fence skipped: Nova task under way: migrating",
+        "fence FAILED: no answer from libvirt within 30 s"]

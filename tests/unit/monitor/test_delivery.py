@@ -10,6 +10,7 @@ import pytest
 from monitor import delivery
 from monitor import effects as fx
 from monitor import metrics as metrics_mod
+from monitor import observations as obs
 from monitor import store as store_mod
 from monitor import threads
 from tests.unit.monitor import disk
@@ -36,13 +37,13 @@ class Bench:
     the test controls per instance."""
 
     def __init__(self, tmp_path, send, base=0.1, cap=0.5, overdue=3600,
-                 size=8, store_class=store_mod.Store):
+                 size=8, store_class=store_mod.Store, post=None):
         self.store = store_class(tmp_path / "state", time.time)
         self.metrics = metrics_mod.Metrics()
         self.pool = threads.Pool(size, "send")
         self.delivery = delivery.Delivery(
             self.store, send, time.time, self.metrics, self.pool, base, cap,
-            overdue, random=lambda: 1.0)
+            overdue, random=lambda: 1.0, post=post)
 
     def add(self, *uuids):
         if self.store.apply([fx.Enqueue(uuid, body(uuid)) for uuid in uuids]):
@@ -410,3 +411,36 @@ def test_an_outcome_that_cannot_be_recorded_is_recorded_later(tmp_path):
     assert sends.got == ["vm"] and bench.store.calls == 4
     assert bench.metrics.registry.get_sample_value(
         "instanceha_notifications_total", {"result": "accepted"}) == 1
+
+
+def test_each_recorded_answer_is_posted_after_it_is_recorded(tmp_path):
+    """The engine hears of an answer (a hang's acceptance may fence the
+    guest) once the store has it: accepted, refused or to be retried."""
+    answers = {"a": [delivery.accepted("ok", "n-1")],
+               "r": [delivery.rejected("409: duplicate")],
+               "t": [delivery.retry("refused"), delivery.accepted("ok")]}
+    posted = []
+
+    def send(body):
+        return answers[body["payload"]["instance_uuid"]].pop(0)
+
+    async def main():
+        def post(observation):  # what the store holds at that moment
+            entry, = [e for e in bench.store.entries()
+                      if e["key"] == observation.key]
+            posted.append((observation, entry["state"], entry["attempts"]))
+
+        bench = Bench(tmp_path, send, base=0.01, cap=0.05, post=post)
+        worker = asyncio.ensure_future(bench.delivery.run())
+        bench.add("a", "r", "t")
+        await until(lambda: len(posted) == 4)
+        worker.cancel()
+
+    run(main())
+    assert all(isinstance(o, obs.Delivered) for o, _, _ in posted)
+    assert sorted((o.key, o.uuid, o.kind, state, attempts)
+                  for o, state, attempts in posted) == [
+        ("a", "a", "accepted", "accepted", 1),
+        ("r", "r", "rejected", "rejected", 1),
+        ("t", "t", "accepted", "accepted", 2),
+        ("t", "t", "retry", "pending", 1)]

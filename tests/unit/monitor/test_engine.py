@@ -330,11 +330,13 @@ GUARDS = [  # (what happens, why status says it is not monitored)
 ]
 
 
-def nova_reading(*servers, error=None):
-    """NovaServers from (uuid, HA_Enabled, vm_state, task_state) rows."""
+def nova_reading(*servers, error=None, read_at=None):
+    """NovaServers from (uuid, HA_Enabled, vm_state, task_state) rows;
+    ``read_at``: when its request was sent."""
     if error:
-        return obs.NovaServers(None, error)
-    return obs.NovaServers(tuple(obs.Server(*row) for row in servers))
+        return obs.NovaServers(None, error, read_at)
+    return obs.NovaServers(tuple(obs.Server(*row) for row in servers), None,
+                           read_at)
 
 
 ONLY_HA = dataclasses.replace(S, ha_enabled_only=True)
@@ -1359,3 +1361,271 @@ def test_qemu_processes_are_watched_only_while_a_guest_fails():
     assert of(fx.WatchQemu, host.beats(1, ok=True)) == [fx.WatchQemu(False)]
     host(obs.HostSample(stopped=frozenset({"vm"})))  # excused by its QEMU
     assert host.engine.qemu_watched
+
+
+# -- fencing a hang whose recovery is under way -----------------------------
+
+FENCING = dataclasses.replace(S, nova_guard=True, fence_hung=True,
+                              forensics=True, forensics_hold=10)
+ACTIVE = ("vm", True, "active", None)
+
+
+def accepted_hang(settings=FENCING):
+    """A guest with an agent hangs at 0 (three failed heartbeats, 10 s
+    apart), Nova is read for the verdict at 31, its forensics are kept at
+    32 and Masakari accepts its recovery at 33."""
+    host = running_host(settings)
+    host.beats(3)
+    host(nova_reading(ACTIVE, read_at=30.5), at=31)
+    hang, = enqueued(host.effects)
+    host(obs.Captured("vm", hang.key, "/forensics/vm"), at=32)
+    out = host(obs.Delivered(hang.key, "vm", "accepted"), at=33)
+    return host, hang.key, out
+
+
+def fences(effects):
+    return [e.label for e in effects if isinstance(e, fx.Count) and
+            e.metric == "fences"]
+
+
+def test_the_fence_table():
+    """Every row of guest.FENCE: an accepted hang asks Nova; only a clear
+    Nova leads to a destroy; every other way ends with a reason."""
+    assert gm.FENCE == {
+        (gm.F_IDLE, gm.ACCEPTED): (gm.F_ASKING, gm.READ_NOVA),
+        (gm.F_IDLE, gm.NOT_HELD): (gm.F_IDLE, gm.SKIP),
+        (gm.F_ASKING, gm.NOT_HELD): (gm.F_IDLE, gm.SKIP),
+        (gm.F_ASKING, gm.NOVA_CLEAR): (gm.F_DESTROYING, gm.FENCE_NOW),
+        (gm.F_ASKING, gm.NOVA_BUSY): (gm.F_IDLE, gm.SKIP),
+        (gm.F_ASKING, gm.NOVA_UNREADABLE): (gm.F_IDLE, gm.SKIP),
+        (gm.F_ASKING, gm.NOVA_SILENT): (gm.F_IDLE, gm.SKIP),
+        (gm.F_DESTROYING, gm.DESTROYED): (gm.F_IDLE, gm.DONE),
+        (gm.F_DESTROYING, gm.DESTROY_FAILED): (gm.F_IDLE, gm.FAIL),
+        (gm.F_DESTROYING, gm.NOT_DESTROYED): (gm.F_IDLE, gm.SKIP),
+    }
+    assert engine_mod.RECOVERY_ACCEPTED == "accepted"  # delivery's
+
+
+@pytest.mark.parametrize("server,why", [
+    (ACTIVE, None),
+    (("vm", True, "active", "powering-off"), None),  # Masakari's own stop
+    (("vm", True, "stopped", "powering-off"), None),  # that stop finishing
+    (("vm", True, "active", "migrating"), "Nova task under way: migrating"),
+    (("vm", True, "active", "rebooting"), "Nova task under way: rebooting"),
+    (("vm", True, "active", "powering-on"),
+     "Nova task under way: powering-on"),
+    (("vm", True, "stopped", None), "Nova vm_state stopped"),
+    (("vm", True, "error", None), "Nova vm_state error"),
+    (("vm", True, "rescued", None), "Nova vm_state rescued"),
+    (("other", True, "active", None),
+     "the server is not in Nova's listing of this host"),
+    (("vm", False, "active", None), "HA_Enabled is not set on the server: "
+     "Masakari's engine skips its recovery"),  # it would stay off
+])
+def test_an_accepted_hang_is_fenced_only_when_nova_is_clear(server, why):
+    host, key, out = accepted_hang()
+    assert of(fx.ReadNova, out) == [fx.ReadNova()]
+    assert host.guest().fence == gm.F_ASKING
+    assert host.engine.view(33)["domains"][0]["fence"] == gm.F_ASKING
+    out = host(nova_reading(server, read_at=33.1), at=33.5)
+    view = host.engine.view(33.5)["domains"][0]
+    if why is None:
+        assert of(fx.Fence, out) == [fx.Fence("vm", key, 1)]
+        assert host.guest().fence == gm.F_DESTROYING
+        assert fences(out) == [] and view["fence"] == gm.F_DESTROYING
+        return
+    assert not of(fx.Fence, out) and host.guest().fence is None
+    assert fences(out) == ["skipped"] and view["fence_skipped"] == why
+    assert "fence" not in view
+    assert of(fx.NoteIncident, out) == [fx.NoteIncident("vm", key, {
+        "fence": {"result": "skipped", "at": notification.iso(33.5),
+                  "reason": why}})]
+    assert "not fenced: %s; the recovery goes on through Nova's stop" % \
+        why in of(fx.Log, out)[-1].message
+
+
+@pytest.mark.parametrize("reading,why", [
+    (nova_reading(error="HTTP 503", read_at=33.1),
+     "Nova could not be read (HTTP 503)"),
+    (obs.Tick(), "Nova did not answer within 80 s"),  # at 33 + 81
+])
+def test_no_fence_when_nova_cannot_tell(reading, why):
+    host, key, _ = accepted_hang()
+    out = host(reading, at=33.5 if isinstance(reading, obs.NovaServers)
+               else 33 + 81)
+    assert not of(fx.Fence, out) and fences(out) == ["skipped"]
+    assert host.guest().view["fence_skipped"] == why
+
+
+def test_a_fence_waits_for_a_reading_begun_after_the_acceptance():
+    """A reading under way when Masakari accepted (the periodic one) is
+    older than the acceptance: the fence waits for the next one."""
+    host, key, _ = accepted_hang()
+    out = host(nova_reading(ACTIVE, read_at=32.9), at=33.4)
+    assert not of(fx.Fence, out) and host.guest().fence == gm.F_ASKING
+    out = host(nova_reading(ACTIVE, read_at=33.4), at=33.8)
+    assert of(fx.Fence, out) == [fx.Fence("vm", key, 1)]
+
+
+def test_the_fence_reading_is_asked_even_while_a_verdict_reading_is():
+    host, key, _ = accepted_hang()
+    assert host.engine.nova_asked
+    second = running_host(FENCING)
+    second.engine.nova_asked = True  # another guest's verdict asked
+    second.beats(3)
+    second(nova_reading(ACTIVE, read_at=30.5), at=31)
+    hang, = enqueued(second.effects)
+    second.engine.nova_asked = True
+    out = second(obs.Delivered(hang.key, "vm", "accepted"), at=33)
+    assert of(fx.ReadNova, out) == [fx.ReadNova()]
+
+
+LATER = [
+    # (what happens between the acceptance at 33 and Nova's answer at 35,
+    #  why no fence)
+    (lambda h: h(obs.Heartbeat("vm", True), at=34),
+     "the guest answered again"),
+    (lambda h: h(obs.AgentLifecycle("vm", "i-vm", False, True), at=34),
+     "the guest answered again"),  # only a running kernel closes the port
+    (lambda h: h.event(STOPPED, DESTROYED, at=34),
+     "the domain does not run any more"),
+    (lambda h: (h.event(STOPPED, DESTROYED, at=34),
+                h.event(STARTED, BOOTED, dom_id=2, at=34.5)),
+     "the domain runs again on a newer boot"),
+    (lambda h: h(obs.HostSample(pressure=(("memory", "full", 50.0),)),
+                 at=34),
+     "host stalled: memory pressure: PSI full avg10 50.0 % (limit 10 %)"),
+    (lambda h: h(obs.HostSample(stopped=frozenset({"vm"})), at=34),
+     engine_mod.QEMU_STOPPED),
+    (lambda h: h.event(LV.VIR_DOMAIN_EVENT_SUSPENDED, 0, at=34), "paused"),
+    (lambda h: h(obs.Disconnected("eof"), at=34), "libvirt connection down"),
+    (lambda h: h(obs.GuestStats((obs.DomainStats(
+        "vm", state=LV.VIR_DOMAIN_RUNNING,
+        reason=LV.VIR_DOMAIN_RUNNING_POSTCOPY),)), at=34),
+     engine_mod.POSTCOPY),
+    (lambda h: h(obs.Reconfigured(dataclasses.replace(
+        FENCING, fence_hung=False)), at=34), "fence_hung was turned off"),
+]
+
+
+@pytest.mark.parametrize("meanwhile,why", LATER)
+def test_no_fence_when_the_hang_no_longer_holds(meanwhile, why):
+    host, key, _ = accepted_hang()
+    meanwhile(host)
+    out = host(nova_reading(ACTIVE, read_at=34.9), at=35)
+    assert not of(fx.Fence, out) and fences(out) == ["skipped"]
+    assert host.guest().view["fence_skipped"] == why
+
+
+@pytest.mark.parametrize("before,why", LATER[:-1])
+def test_no_fence_when_the_hang_no_longer_holds_at_the_acceptance(before,
+                                                                   why):
+    """The same, when it happened before Masakari's answer: Nova is not
+    even asked."""
+    host = running_host(FENCING)
+    host.beats(3)
+    host(nova_reading(ACTIVE, read_at=30.5), at=31)
+    hang, = enqueued(host.effects)
+    before(host)
+    out = host(obs.Delivered(hang.key, "vm", "accepted"), at=35)
+    assert not of(fx.ReadNova, out) and fences(out) == ["skipped"]
+    assert host.guest().view["fence_skipped"] == why
+
+
+def test_no_fence_while_the_storm_guard_holds_the_host():
+    host = host_of(4, dataclasses.replace(FENCING, nova_guard=False))
+    for _ in range(3):
+        host(obs.Heartbeat("vm0", False, "t/o"), at=host.now + 10)
+    hang, = enqueued(host.effects)
+    for _ in range(3):  # three more of four fail: a storm
+        host.now += 10
+        for i in (1, 2, 3):
+            host(obs.Heartbeat("vm%d" % i, False, "t/o"))
+    assert host.engine.storm.active
+    out = host(obs.Delivered(hang.key, "vm0", "accepted"), at=host.now + 1)
+    assert fences(out) == ["skipped"]
+    assert host.guest("vm0").view["fence_skipped"].startswith(
+        "host-wide storm: ")
+
+
+@pytest.mark.parametrize("kind", ["rejected", "retry"])
+def test_no_fence_unless_masakari_accepted(kind):
+    host = running_host(FENCING)
+    host.beats(3)
+    host(nova_reading(ACTIVE, read_at=30.5), at=31)
+    hang, = enqueued(host.effects)
+    out = host(obs.Delivered(hang.key, "vm", kind), at=33)
+    assert out == [] and host.guest().fence is None
+
+
+def test_no_fence_for_a_death():
+    host = running_host(FENCING)
+    death, = enqueued(host.event(STOPPED, FAILED, at=10))
+    out = host(obs.Delivered(death.key, "vm", "accepted"), at=11)
+    assert out == [] and "fence_skipped" not in host.guest().view
+
+
+def test_no_fence_when_fence_hung_is_off():
+    host, key, out = accepted_hang(dataclasses.replace(FENCING,
+                                                       fence_hung=False))
+    assert out == [] and host.guest().fence is None
+    assert "fence_skipped" not in host.guest().view
+
+
+@pytest.mark.parametrize("fenced,result,view", [
+    (obs.Fenced("vm", "K", took=0.2345), "done",
+     {"fenced_at": notification.iso(34), "fence_seconds": 0.234}),
+    (obs.Fenced("vm", "K", error="no answer from libvirt within 30 s"),
+     "failed", {"fence_failed": "no answer from libvirt within 30 s"}),
+    (obs.Fenced("vm", "K", skipped="the domain was off already"), "skipped",
+     {"fence_skipped": "the domain was off already"}),
+])
+def test_how_a_fence_ended_is_counted_shown_and_kept(fenced, result, view):
+    host, key, _ = accepted_hang()
+    host(nova_reading(ACTIVE, read_at=33.1), at=33.5)
+    out = host(dataclasses.replace(fenced, key=key), at=34)
+    assert fences(out) == [result] and host.guest().fence is None
+    shown = host.engine.view(34)["domains"][0]
+    assert {k: shown.get(k) for k in view} == view
+    assert "fence" not in shown
+    note, = of(fx.NoteIncident, out)
+    assert (note.uuid, note.key, note.facts["fence"]["result"]) == (
+        "vm", key, result)
+    if result == "done":
+        assert note.facts["fence"]["seconds"] == 0.234
+
+
+def test_a_fenced_guest_is_then_recovered_as_nova_stops_and_starts_it():
+    """What follows a fence: libvirt's STOPPED/DESTROYED ends the boot
+    (not a failure: nothing is sent), Masakari's start begins a new one,
+    watched afresh; the status keeps the fence."""
+    host, key, _ = accepted_hang()
+    host(nova_reading(ACTIVE, read_at=33.1), at=33.5)
+    out = host.event(STOPPED, DESTROYED, at=33.7)  # before Fenced arrives
+    out += host(obs.Fenced("vm", key, took=0.2), at=33.8)
+    out += host.event(STARTED, BOOTED, dom_id=2, at=36)
+    assert enqueued(out) == [] and fences(out) == ["done"]
+    assert host.guest().liveness == gm.HEALTHY and host.guest().boot.seq > 1
+    assert host.guest().view["fenced_at"] == notification.iso(33.8)
+
+
+def test_a_second_acceptance_during_a_fence_is_not_fenced_twice():
+    host, key, _ = accepted_hang()
+    out = host(obs.Delivered(key, "vm", "accepted"), at=33.2)
+    assert fences(out) == ["skipped"] and not of(fx.ReadNova, out)
+    assert host.guest().fence == gm.F_ASKING
+
+
+def test_without_forensics_the_fence_notes_nothing():
+    host, key, _ = accepted_hang(dataclasses.replace(FENCING,
+                                                     forensics=False))
+    out = host(nova_reading(error="HTTP 503", read_at=33.1), at=33.5)
+    assert fences(out) == ["skipped"] and not of(fx.NoteIncident, out)
+
+
+@pytest.mark.parametrize("step", [-3600.0, 3600.0])
+def test_a_clock_step_keeps_the_fences_wait(step):
+    host, key, _ = accepted_hang()
+    host(obs.ClockStepped(step), at=40 + step)
+    assert not fences(host(obs.Tick(), at=33 + 79 + step))
+    assert fences(host(obs.Tick(), at=33 + 81 + step)) == ["skipped"]

@@ -87,3 +87,36 @@ def test_a_capture_on_the_test_driver_keeps_its_manifest(domains, tmp_path):
     captured, = posted
     assert captured.error is None
     assert (tmp_path / captured.directory / forensics.MANIFEST).exists()
+
+
+def test_a_fence_is_added_to_its_incidents_manifest(domains, tmp_path):
+    """NoteIncident finds the incident by its key among the guest's
+    incidents and adds the facts; the capture's own facts stay."""
+    import json
+
+    dom, = domains.create()
+    posted = []
+    keeper = forensics.Forensics("test:///default", tmp_path, settings(5),
+                                 threads.Pool(2, "forensics"), posted.append)
+    uuid = dom.UUIDString()
+
+    async def run():
+        for n, key in enumerate(("hang-1", "hang-2")):
+            keeper._clock = lambda n=n: 1000.0 + n  # two directories
+            keeper.start(fx.Capture(uuid, dom.name(), key,
+                                    {"key": key, "reason": key}))
+            while len(posted) < n + 1:
+                await asyncio.sleep(0.01)
+        await keeper.close()
+    asyncio.run(run())
+    fence = {"fence": {"result": "done", "at": "t", "seconds": 0.2}}
+    keeper.note(fx.NoteIncident(uuid, "hang-1", fence))
+    keeper.note(fx.NoteIncident(uuid, "no-such-incident", fence))
+    first, second = (json.loads((tmp_path / p.directory /
+                                 forensics.MANIFEST).read_text())
+                     for p in posted)
+    assert first["fence"] == fence["fence"]
+    assert first["monitor"] == {"key": "hang-1", "reason": "hang-1"}
+    assert "fence" not in second
+    assert sorted(p.name for p in (tmp_path / posted[0].directory).iterdir()
+                  ) == [forensics.MANIFEST]

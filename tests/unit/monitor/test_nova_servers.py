@@ -150,3 +150,25 @@ def test_a_hung_nova_times_out_and_is_not_asked_again_meanwhile():
                         "after 0.2 s")]
     assert posted[2].servers is not None
     assert len(compute.calls) == 2
+
+
+def test_each_reading_says_when_its_request_was_sent():
+    """A fence takes only a reading begun after it asked: the time is
+    the clock's when the request goes out, not when it is answered."""
+    compute = FakeCompute(SERVERS, ksa_exc.ConnectFailure("refused"))
+    compute.gate = threading.Event()
+    clock = iter([100.0, 200.0])
+    posted = []
+    nova = nova_servers.NovaServers(
+        lambda: FakeConnection(compute), "compute-1", posted.append,
+        threads.Pool(1, "nova"), 60, 5, clock=lambda: next(clock))
+
+    async def run():
+        reading = asyncio.ensure_future(nova.read_once())
+        await until(lambda: compute.calls)
+        compute.gate.set()
+        await reading
+        await nova.read_once()
+    asyncio.run(run())
+    assert [(p.servers is not None, p.read_at) for p in posted] == [
+        (True, 100.0), (False, 200.0)]

@@ -218,6 +218,20 @@ def test_sighup_reload_applies_new_heartbeat_settings(start, tmp_path):
     assert settings["reloaded_at"]
 
 
+def test_sighup_turns_fencing_off_and_on(start, tmp_path):
+    monitor = start()
+    path = tmp_path / "instanceha-monitor.conf"
+    original = path.read_text()
+    assert monitor.status()["settings"]["fence_hung"] is True
+    path.write_text(original + "[recovery]\nfence_hung = false\n")
+    assert monitor.loop.call(monitor.monitor.reload) is True
+    assert monitor.monitor.engine.settings.fence_hung is False
+    assert monitor.status()["settings"]["fence_hung"] is False
+    path.write_text(original)
+    assert monitor.loop.call(monitor.monitor.reload) is True
+    assert monitor.monitor.engine.settings.fence_hung is True
+
+
 def test_reload_of_a_broken_file_changes_nothing(start, tmp_path):
     monitor = start()
     path = tmp_path / "instanceha-monitor.conf"
@@ -229,6 +243,7 @@ def test_reload_of_a_broken_file_changes_nothing(start, tmp_path):
 
     assert monitor.status()["settings"] == {
         "interval": 10, "timeout": 2, "threshold": 3, "recovery_budget": 3,
+        "fence_hung": True,
         "reloaded_at": None}
 
 
@@ -533,6 +548,7 @@ def test_host_samples_and_nova_readings_reach_the_engine(start):
     monitor.wait_for(lambda: any(isinstance(o, obs.HostSample) and
                                  o.qemu_read for o in seen), timeout=5)
     assert m.forensics._pool is m.pools["forensics"]
+    assert m.fencer._pool is m.pools["fence"]
     assert m.nova._pool is m.pools["nova"]
     assert m.host_probe._pool is m.pools["host"]
     assert m.watcher._pool is m.pools["libvirt"]
@@ -600,3 +616,73 @@ def test_an_injected_wall_clock_alone_tells_no_steps(tmp_path):
     finally:
         m.store.close()
     assert seen == [obs.Tick(), obs.Tick()]
+
+
+# -- fencing a hung guest whose recovery was accepted -------------------------
+
+def hung_guest(monitor, domains):
+    """A guest whose agent port is open and whose pings all fail (the
+    test driver answers no agent command): hung, for the monitor."""
+    dom, = domains.create(devices=harness.AGENT_CHANNEL)
+    monitor.agent_connects(dom)
+    return dom
+
+
+def fences(monitor, result):
+    return monitor.monitor.metrics.registry.get_sample_value(
+        "instanceha_fences_total", {"result": result})
+
+
+def test_without_a_readable_nova_an_accepted_hang_is_not_fenced(
+        start, domains):
+    """The harness has no cloud: every reading of Nova fails. The verdict
+    stands without it (that is the verdict's rule), Masakari (a recorder)
+    accepts, and the fence, which needs a fresh reading, is skipped: the
+    guest is left to Nova's stop."""
+    recorder = Recorder()
+    monitor = start(send=recorder, extra=HUNG_FAST)
+    dom = hung_guest(monitor, domains)
+    monitor.wait_for(lambda: domain_view(monitor, dom).get("fence_skipped"),
+                     timeout=30)
+    view = domain_view(monitor, dom)
+    assert view["fence_skipped"].startswith("Nova could not be read (")
+    assert "fenced_at" not in view and dom.isActive()
+    assert len(recorder.bodies) == 1
+    assert recorder.bodies[0]["payload"]["event"] == "QEMU_GUEST_AGENT_ERROR"
+    assert (fences(monitor, "skipped"), fences(monitor, "done")) == (1, 0)
+
+
+def test_an_accepted_hang_is_fenced_after_its_forensics(start, domains):
+    """The whole way through the running monitor, on the test driver: the
+    hang's verdict reads Nova, forensics are kept, the recorder standing
+    for Masakari accepts, Nova is read again, and the domain is
+    destroyed. Nova's listing is stood in for at the cloud connection
+    (openstacksdk's own Server resources; the harness has no cloud), so
+    the reader, its pool, its timing and the parsing are the monitor's
+    own."""
+    from tests.unit.monitor import test_nova_servers as nova_fakes
+
+    recorder = Recorder()
+    monitor = start(send=recorder, extra=HUNG_FAST)
+    m = monitor.monitor
+    dom, = domains.create(devices=harness.AGENT_CHANNEL)
+    compute = nova_fakes.FakeCompute([nova_fakes.nova_server(
+        dom.UUIDString(), {"HA_Enabled": "True"})])
+    m.nova._connect = lambda: nova_fakes.FakeConnection(compute)
+    monitor.agent_connects(dom)
+    monitor.wait_for(lambda: domain_view(monitor, dom).get("fenced_at"),
+                     timeout=30)
+
+    view = domain_view(monitor, dom)
+    assert not dom.isActive()
+    assert dom.state()[1] == libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED
+    assert 0 <= view["fence_seconds"] < 5 and "fence_skipped" not in view
+    assert len(compute.calls) >= 2  # the verdict's reading and the fence's
+    assert len(recorder.bodies) == 1  # the destroy is no failure to send
+    manifest = json.loads((m.store.path / "forensics" / view[
+        "last_forensics"] / "incident.json").read_text())
+    assert manifest["fence"]["result"] == "done"
+    assert manifest["fence"]["seconds"] == view["fence_seconds"]
+    assert fences(monitor, "done") == 1
+    assert m.metrics.registry.get_sample_value(
+        "instanceha_fence_seconds_count") == 1
