@@ -1,35 +1,20 @@
 """The decision table on real guests, with the defaults an operator runs
-(heartbeats 10/2/3, Nova's balloon statistics period of 10 s): a frozen
-agent is not a hung guest, a hung kernel is found with or without an
-agent, and what a guest or an operator does on purpose is left alone."""
+(heartbeats 10/2/3, Nova's balloon statistics period of 10 s, the storm
+guard as shipped): a frozen agent is not a hung guest, a hung kernel is
+found with or without an agent, and what a guest or an operator does on
+purpose is left alone."""
 import datetime
 import time
 
-import pytest
-
 from tools.lab import faults
-from tools.lab import monitor_process
 from tools.lab.monitor_process import domain_view
 from tools.lab.monitor_process import outbox_entries
-from tools.lab.stack import HOSTNAME
 from tools.lab.stack import protected_guest
 
 WATCH = 120  # seconds every guest is watched after its fault
 # threshold x interval + timeout + a few s; (stale periods + 1) x period +
 # a few s; the agent alone, as before the kernel heartbeat
 PANIC_BOUND, KERNEL_BOUND, AGENT_BOUND = 36, 35, 36
-
-
-@pytest.fixture
-def default_monitor(cloud, seed, tmp_path):
-    """The defaults, but for the storm guard: four of nine guests hang at
-    once on purpose here (the guard has its own tests)."""
-    running = monitor_process.MonitorProcess(
-        tmp_path, cloud, HOSTNAME,
-        extra="[introspectiveinstancemonitor]\nstorm_min_guests = 100\n")
-    yield running
-    running.stop()
-    assert running.proc.returncode == 0
 
 
 def detections(faulted_at, state, guests):
@@ -46,8 +31,10 @@ def detections(faulted_at, state, guests):
     return found
 
 
-def test_the_decision_table_on_real_guests(lab, seed, default_monitor):
-    monitor = default_monitor
+def test_the_decision_table_on_real_guests(lab, seed, monitor):
+    """Four guests that hang at once, each on its own, are found one by
+    one with the storm guard as shipped: independent guest hangs are no
+    host-wide storm."""
     guests = {
         "frozen agent": protected_guest(lab, seed),
         "panic": protected_guest(lab, seed),
@@ -102,10 +89,12 @@ def test_the_decision_table_on_real_guests(lab, seed, default_monitor):
     assert frozen["liveness"] == "agent unresponsive, kernel alive"
     assert frozen["heartbeat_failures"] >= 3
     assert frozen["kernel"].startswith("alive")
-    assert found["panic"] <= PANIC_BOUND
-    assert found["no agent, kernel hang"] <= KERNEL_BOUND
-    assert found["agent stopped, kernel hang"] <= KERNEL_BOUND
-    assert found["no balloon stats, panic"] <= AGENT_BOUND
+    for name, bound in (("panic", PANIC_BOUND),
+                        ("no agent, kernel hang", KERNEL_BOUND),
+                        ("agent stopped, kernel hang", KERNEL_BOUND),
+                        ("no balloon stats, panic", AGENT_BOUND)):
+        assert found.get(name, float("inf")) <= bound, (
+            name, domain_view(state, guests[name]))
     for name in ("paused 60 s", "rebooted", "shut down", "healthy"):
         assert name not in found, domain_view(state, guests[name])
     for name in ("panic", "no agent, kernel hang",

@@ -58,6 +58,10 @@ LIBVIRT_URI = "qemu:///system"
 # The lab's tiny guest as Nova boots it (see guest_images()).
 FLAVOR = {"name": "instanceha.tiny", "ram": 128, "vcpus": 1, "disk": 1}
 ROOT_DISK_BYTES = 1024 * 1024
+# The tiny guest powers off neither on ACPI's power button nor on the
+# agent's guest-shutdown (no /sbin/shutdown): a soft reboot waits this long
+# (Nova's default: 120 s) before it falls back to a hard reboot.
+SOFT_REBOOT_WAIT = 15
 
 
 def can_run():
@@ -329,8 +333,8 @@ class RealNova:
         """What every Nova process reads: messaging, the services it
         talks to, privsep helpers at the venv's privsep-helper (run as
         root: no sudo), a stop within seconds (by default SIGTERM waits
-        up to 160 s for the manager, 170 s in all).  ``default``: more
-        [DEFAULT] options."""
+        up to 160 s for the manager, 170 s in all), a resize on the one
+        compute host.  ``default``: more [DEFAULT] options."""
         helper = "%s --config-file %s" % (self.cloud._bin("privsep-helper"),
                                           conf_path)
         text = textwrap.dedent("""\
@@ -343,6 +347,7 @@ class RealNova:
             transport_url = {transport}
             graceful_shutdown_timeout = 5
             manager_shutdown_timeout = 3
+            allow_resize_to_same_host = true
             {default}[oslo_concurrency]
             lock_path = {d}/lock
             [vnc]
@@ -408,8 +413,10 @@ class RealNova:
                 cpu_mode = none
                 connection_uri = {uri}
                 mem_stats_period_seconds = {stats}
+                wait_soft_reboot_seconds = {soft}
                 """).format(virt=lab_virt_type(peers.cache_dir()),
-                            uri=LIBVIRT_URI, stats=self.mem_stats_period)
+                            uri=LIBVIRT_URI, stats=self.mem_stats_period,
+                            soft=SOFT_REBOOT_WAIT)
         return text
 
     def _ensure_libvirt_python(self, log):
@@ -555,9 +562,10 @@ def lab_guest_images(conn, name="lab-guest", log=print, **options):
     return guest_images(conn, kernel, initrd, cmdline, name, **options)
 
 
-def tiny_flavor(conn, name=None):
+def tiny_flavor(conn, name=None, **sizes):
     """128 MiB, 1 vCPU, 1 GB root disk (a 0 GB disk would need the admin
-    rule for booting zero-disk flavors from images)."""
-    spec = dict(FLAVOR, name=name or FLAVOR["name"])
+    rule for booting zero-disk flavors from images), or ``sizes`` (ram,
+    vcpus, disk) for another flavor to resize to."""
+    spec = dict(FLAVOR, name=name or FLAVOR["name"], **sizes)
     existing = conn.compute.find_flavor(spec["name"])
     return existing or conn.compute.create_flavor(**spec)

@@ -59,6 +59,11 @@ class Seeder:
         response.raise_for_status()
         return response.json()["server"]["actions"]
 
+    def notifications_for(self, instance_uuid):
+        """Masakari's VM notifications for one instance."""
+        return [n for n in self.admin.instance_ha.notifications()
+                if (n.payload or {}).get("instance_uuid") == instance_uuid]
+
     def compute_service(self, host):
         """An emulated nova-compute service on ``host``.  With real Nova
         nothing is made: its one compute host is ``cloud.real_nova.

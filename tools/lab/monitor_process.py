@@ -2,9 +2,12 @@
 host, configured for the lab's libvirtd and the local cloud."""
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from tools.lab import host
@@ -46,6 +49,7 @@ class MonitorProcess:
     def __init__(self, workdir, cloud, hostname, extra=""):
         Path(workdir).mkdir(parents=True, exist_ok=True)
         self.conf = Path(workdir) / "instanceha-monitor.conf"
+        self.state_path = Path(workdir) / "state"
         self.conf.write_text("""\
 [DEFAULT]
 hostname = {host}
@@ -57,7 +61,7 @@ port = 0
 [callback]
 retry_interval = 1
 retry_max_interval = 5
-""".format(host=hostname, state=Path(workdir) / "state", uri=host.URI)
+""".format(host=hostname, state=self.state_path, uri=host.URI)
             + cloud.monitor_api_section() + extra)
         self.log = open(Path(workdir) / "monitor.log", "w")
         self.proc = subprocess.Popen(
@@ -72,6 +76,43 @@ retry_max_interval = 5
         if result.returncode:
             return None
         return json.loads(result.stdout)
+
+    def healthz(self, timeout=10):
+        """(HTTP status, JSON body or text) of the monitor's /healthz;
+        (None, why) when it does not answer."""
+        url = (self.state_path / "status.url").read_text().strip()
+        try:
+            with urllib.request.urlopen(url + "/healthz",
+                                        timeout=timeout) as answer:
+                code, body = answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            code, body = exc.code, exc.read()
+        except OSError as exc:
+            return None, str(exc)
+        try:
+            return code, json.loads(body)
+        except ValueError:
+            return code, body.decode(errors="replace")
+
+    def stored_entries(self):
+        """The outbox as it is on disk (the store's own database, read
+        from outside the monitor): dicts with key, state, attempts,
+        instance_uuid, event."""
+        db = sqlite3.connect("file:%s?mode=ro" % (
+            self.state_path / "state.sqlite"), uri=True, timeout=10)
+        try:
+            rows = db.execute("SELECT key, state, attempts, body FROM "
+                              "notification ORDER BY id").fetchall()
+        finally:
+            db.close()
+        entries = []
+        for key, state, attempts, body in rows:
+            payload = json.loads(body)["payload"]
+            entries.append({"key": key, "state": state, "attempts": attempts,
+                            "instance_uuid": payload["instance_uuid"],
+                            "event": "%s/%s" % (payload["event"], payload[
+                                "vir_domain_event"])})
+        return entries
 
     def wait_for(self, predicate, timeout=60, interval=0.1):
         deadline = time.monotonic() + timeout

@@ -107,14 +107,36 @@ class NovaLab:
 
     def wait_active(self, server_id, timeout=120):
         """Seconds until Nova says ACTIVE with no task in progress."""
+        return self.wait_status(server_id, "ACTIVE", timeout)
+
+    def wait_status(self, server_id, status, timeout=120, conn=None):
+        """Seconds until Nova says ``status`` with no task in progress
+        (``conn``: a connection of the caller's thread)."""
+        compute = (conn or self.seed.admin).compute
         started = time.monotonic()
         while time.monotonic() - started < timeout:
-            server = self.seed.admin.compute.get_server(server_id)
-            if server.status == "ACTIVE" and not server.task_state:
+            server = compute.get_server(server_id)
+            if server.status == status and not server.task_state:
                 return time.monotonic() - started
+            if server.status == "ERROR":
+                break
             time.sleep(0.2)
-        raise TimeoutError("server %s not ACTIVE within %s s (%s, %s)" % (
-            server_id, timeout, server.status, server.task_state))
+        raise TimeoutError("server %s not %s within %s s (%s, %s)" % (
+            server_id, status, timeout, server.status, server.task_state))
+
+    def image_variant(self, agent=True, **properties):
+        """Another root image of the lab's guest (the same kernel,
+        initramfs and command line), with more ``properties`` (e.g.
+        ``os_shutdown_timeout``)."""
+        base = self.seed.admin.image.get_image(self.images[agent].id)
+        if agent:
+            properties["hw_qemu_guest_agent"] = "yes"
+        return self.seed.admin.image.create_image(
+            name=self.seed.unique("lab-guest"), disk_format="ami",
+            container_format="ami", visibility="public",
+            data=b"\0" * real_nova.ROOT_DISK_BYTES,
+            kernel_id=base.kernel_id, ramdisk_id=base.ramdisk_id,
+            os_command_line=base.os_command_line, **properties)
 
     def timed_recovery(self, server, dom, fault, quiet):
         """Inject ``fault``; seconds from it until Masakari accepted the
