@@ -10,21 +10,26 @@ not fight: one recovery, no server left SHUTOFF or ERROR.
 
 Skipped, with the reason printed, where the lab or real Nova cannot run.
 """
+import concurrent.futures
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 
 from monitor import libvirt_watch
+from tools.cloud import real_nova
+from tools.cloud import seed as seed_mod
 from tools.lab import domain as lab_domain
 from tools.lab import faults
 from tools.lab import monitor_process
 from tools.lab import nova_lab
 from tools.lab.monitor_process import domain_view
 from tools.lab.monitor_process import outbox_entries
+from tools.lab.stack import wait_finished
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 STATS_PERIOD = 2  # Nova's mem_stats_period_seconds, for fast hangs
@@ -79,9 +84,7 @@ def recover(nova, server, dom, fault):
     Masakari."""
     result = nova.timed_recovery(server, dom, fault, SETTLED)
     assert result["masakari"] == "finished", result
-    result["notifications"] = len([
-        n for n in nova.seed.admin.instance_ha.notifications()
-        if (n.payload or {}).get("instance_uuid") == server.id])
+    result["notifications"] = len(nova.seed.notifications_for(server.id))
     return result
 
 
@@ -161,3 +164,180 @@ def test_a_rebuild_adds_the_agent_channel(nova):
     assert before.startswith("unknown: ") and "rebuild the server" in before
     assert after.strip() == "protected"
     assert outbox_entries(state, fresh) == []  # a rebuild is no failure
+
+
+def watching(dom, agent=True):
+    """The monitor watches this domain with every signal it has."""
+    wanted = "agent and kernel" if agent else "kernel"
+    return lambda s: domain_view(s, dom).get("hang_detection") == wanted
+
+
+def poll(monitor, predicate, timeout):
+    """The monitor's state once ``predicate`` holds, or None after
+    ``timeout`` seconds (no exception: the caller asserts)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = monitor.status()
+        if state is not None and predicate(state):
+            return state
+        time.sleep(0.2)
+    return None
+
+
+def test_a_death_after_a_live_snapshot_is_delivered(nova):
+    """Nova's live snapshot undefines the running domain and defines it
+    again while its QEMU runs on (the block job wants a transient
+    domain): the monitor keeps the domain, and a kill -9 of that QEMU
+    afterwards reaches Masakari, once."""
+    server, dom = nova.server()
+    nova.monitor.wait_for(watching(dom), timeout=60)
+    pid = faults.qemu_pid(dom)
+    started = time.monotonic()
+    image = nova.seed.admin.compute.create_server_image(
+        server, nova.seed.unique("snap"), wait=True, timeout=300)
+    nova.wait_active(server.id)
+    snapshot = time.monotonic() - started
+    dom = nova.domain(server.id)
+    assert faults.qemu_pid(dom) == pid  # a live snapshot: the same QEMU
+    state = poll(nova.monitor, watching(dom), 20)
+    print("\nlive snapshot %.1f s; the monitor afterwards: %s" % (
+        snapshot, {k: domain_view(state or nova.monitor.status(), dom).get(k)
+                   for k in ("state", "last_event", "hang_detection")}))
+
+    killed = time.monotonic()
+    faults.kill_qemu(dom)
+    state = poll(nova.monitor, lambda s: any(
+        e["state"] == "accepted" for e in outbox_entries(s, dom)), 60)
+    accepted = time.monotonic() - killed
+    state = state or nova.monitor.status()
+    print("kill -9 after the snapshot -> %s" % (
+        "accepted by Masakari in %.1f s" % accepted
+        if outbox_entries(state, dom) else "nothing sent in 60 s"))
+    nova.seed.admin.image.delete_image(image)
+
+    entries = outbox_entries(state, dom)
+    assert [e["state"] for e in entries] == ["accepted"], {
+        k: domain_view(state, dom).get(k) for k in (
+            "state", "last_event", "last_decision", "reason")}
+    entry = entries[0]
+    assert entry["event"] == "LIFECYCLE/STOPPED_FAILED"
+    assert len(nova.seed.notifications_for(server.id)) == 1
+    assert wait_finished(nova.seed, entry["notification_uuid"],
+                         timeout=300) == "finished"
+
+
+def _snapshot(conn, server, extra):
+    extra["images"].append(conn.compute.create_server_image(
+        server, seed_mod.Seeder.unique("snap"), wait=True, timeout=300))
+
+
+# Nova's own operations, in an order each can follow the one before:
+# (name, the call, Nova's status after it).
+OPERATIONS = (
+    ("stop", lambda c, s, x: c.compute.stop_server(s), "SHUTOFF"),
+    ("start", lambda c, s, x: c.compute.start_server(s), "ACTIVE"),
+    ("reboot soft", lambda c, s, x: c.compute.reboot_server(s, "SOFT"),
+     "ACTIVE"),
+    ("reboot hard", lambda c, s, x: c.compute.reboot_server(s, "HARD"),
+     "ACTIVE"),
+    ("pause", lambda c, s, x: c.compute.pause_server(s), "PAUSED"),
+    ("unpause", lambda c, s, x: c.compute.unpause_server(s), "ACTIVE"),
+    ("suspend", lambda c, s, x: c.compute.suspend_server(s), "SUSPENDED"),
+    ("resume", lambda c, s, x: c.compute.resume_server(s), "ACTIVE"),
+    ("snapshot", _snapshot, "ACTIVE"),
+    ("shelve", lambda c, s, x: c.compute.shelve_server(s),
+     "SHELVED_OFFLOADED"),
+    ("unshelve", lambda c, s, x: c.compute.unshelve_server(s), "ACTIVE"),
+    ("rebuild", lambda c, s, x: c.compute.rebuild_server(s, x["image"]),
+     "ACTIVE"),
+    ("resize", lambda c, s, x: c.compute.resize_server(s, x["flavor"]),
+     "VERIFY_RESIZE"),
+    ("confirm resize", lambda c, s, x: c.compute.confirm_server_resize(s),
+     "ACTIVE"),
+)
+# The images' os_shutdown_timeout: the tiny guest powers off neither on
+# ACPI's power button nor on the agent's guest-shutdown (it has no
+# /sbin/shutdown), so every clean power-off of Nova's waits it out.
+SHUTDOWN_TIMEOUT = 5
+
+
+def run_operations(nova, server, agent, extra):
+    """OPERATIONS on one server, from a thread of its own: {name:
+    (seconds until Nova's status, what more until the monitor watched the
+    running guest again: "+N.N s", "not watched in 60 s", or "")}."""
+    conn = seed_mod.Seeder(nova.cloud).admin  # this thread's connection
+    timings = {}
+    for name, call, status in OPERATIONS:
+        started = time.monotonic()
+        call(conn, server.id, extra)
+        nova.wait_status(server.id, status, timeout=300, conn=conn)
+        done, watched = time.monotonic() - started, ""
+        if status in ("ACTIVE", "VERIFY_RESIZE"):
+            dom = nova.domain(server.id)
+            if agent:
+                faults.wait_for_agent(dom, timeout=120)
+            watched = "not watched in 60 s"
+            if poll(nova.monitor, watching(dom, agent), 60):
+                watched = "+%.1f s" % (time.monotonic() - started - done)
+        timings[name] = (done, watched)
+    return timings
+
+
+def test_novas_own_operations_are_never_sent(nova, record_property):
+    """Stop, start, soft and hard reboot, pause and unpause, suspend and
+    resume, snapshot, shelve and unshelve, rebuild, resize to the same
+    host and its confirmation, through real Nova, of a server with the
+    agent and one without: nothing is sent to Masakari for any of them,
+    and the monitor watches both servers at the end."""
+    flavor = real_nova.tiny_flavor(nova.seed.admin, "instanceha.tiny.160",
+                                   ram=160)
+    servers = {}
+    for agent in (True, False):
+        image = nova.image_variant(
+            agent, os_shutdown_timeout=str(SHUTDOWN_TIMEOUT))
+        server, dom = nova.server(image=image, agent=agent)
+        servers[agent] = (server, {"image": image, "flavor": flavor,
+                                   "images": []})
+    for agent, (server, _) in servers.items():
+        nova.monitor.wait_for(watching(nova.domain(server.id), agent),
+                              timeout=60)
+
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures = {agent: pool.submit(run_operations, nova, server, agent,
+                                      extra)
+                   for agent, (server, extra) in servers.items()}
+        timings = {agent: future.result() for agent, future in
+                   futures.items()}
+    elapsed = time.monotonic() - started
+    time.sleep(SETTLED)
+    state = nova.monitor.status()
+
+    print("\nNova's operations, both servers at once (%.0f s in all): "
+          "seconds until Nova's status, then until the monitor watched "
+          "the guest again" % elapsed)
+    for name, _, _ in OPERATIONS:
+        print("  %-15s agent %5.1f %-12s no agent %5.1f %s" % (
+            name, *timings[True][name], *timings[False][name]))
+        record_property("nova_%s_s" % name.replace(" ", "_"), [
+            round(timings[agent][name][0], 1) for agent in (True, False)])
+    sent = {}
+    for server, extra in servers.values():
+        entries = [e for e in state["outbox"]["entries"]
+                   if e["instance_uuid"] == server.id]
+        notified = nova.seed.notifications_for(server.id)
+        if entries or notified:
+            sent[server.name] = ([e["event"] for e in entries],
+                                 [n.payload for n in notified])
+        for image in extra["images"]:
+            nova.seed.admin.image.delete_image(image)
+    print("notifications: %d in the outbox, %d in Masakari" % (
+        sum(len(e) for e, _ in sent.values()),
+        sum(len(n) for _, n in sent.values())))
+
+    assert sent == {}
+    for agent, (server, _) in servers.items():
+        dom = nova.domain(server.id)
+        assert watching(dom, agent)(state), domain_view(state, dom)
+        assert nova.seed.admin.compute.get_server(server.id).status == \
+            "ACTIVE"

@@ -225,6 +225,12 @@ class RealNova:
             sys.executable, str(HERE / "neutron_standin.py"),
             "--port", str(cloud.ports["neutron"])])
         self._wait("rabbitmq", 90)
+        # nova-conductor asks Placement for its versions as it starts and
+        # exits when nothing answers yet (a cold virtualenv starts slowly)
+        peers.wait_http(cloud.url("placement") + "/",
+                        process=cloud.procs["placement"],
+                        log_file=cloud.workdir / "placement.log")
+        self._done("placement")
         conf = str(self.dir / "nova.conf")
         for binary in ("nova-conductor", "nova-scheduler"):
             cloud._spawn(binary, [cloud._bin(binary), "--config-file", conf])
@@ -240,10 +246,6 @@ class RealNova:
         cloud._spawn("nova-compute", [
             cloud._bin("nova-compute"), "--config-file",
             str(self.dir / "nova-compute.conf")])
-        peers.wait_http(cloud.url("placement") + "/",
-                        process=cloud.procs["placement"],
-                        log_file=cloud.workdir / "placement.log")
-        self._done("placement")
         peers.wait_http(cloud.url("nova") + "/", process=api,
                         log_file=api_log)
         self._done("nova-api")
