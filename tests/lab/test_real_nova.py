@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 
 from monitor import libvirt_watch
-from tools.cloud import real_nova
 from tools.cloud import seed as seed_mod
 from tools.lab import domain as lab_domain
 from tools.lab import faults
@@ -250,11 +249,11 @@ OPERATIONS = (
     ("unshelve", lambda c, s, x: c.compute.unshelve_server(s), "ACTIVE"),
     ("rebuild", lambda c, s, x: c.compute.rebuild_server(s, x["image"]),
      "ACTIVE"),
-    ("resize", lambda c, s, x: c.compute.resize_server(s, x["flavor"]),
-     "VERIFY_RESIZE"),
-    ("confirm resize", lambda c, s, x: c.compute.confirm_server_resize(s),
-     "ACTIVE"),
 )
+# Not here: a resize to the same host.  Real Nova 34 in the lab took the
+# server back to ACTIVE without VERIFY_RESIZE (one host, no migration
+# network), so it proved nothing either way; what Nova's resize looks like
+# to the monitor (a task under way) is in the engine's table tests.
 # The images' os_shutdown_timeout: the tiny guest powers off neither on
 # ACPI's power button nor on the agent's guest-shutdown (it has no
 # /sbin/shutdown), so every clean power-off of Nova's waits it out.
@@ -272,7 +271,7 @@ def run_operations(nova, server, agent, extra):
         call(conn, server.id, extra)
         nova.wait_status(server.id, status, timeout=300, conn=conn)
         done, watched = time.monotonic() - started, ""
-        if status in ("ACTIVE", "VERIFY_RESIZE"):
+        if status == "ACTIVE":
             dom = nova.domain(server.id)
             if agent:
                 faults.wait_for_agent(dom, timeout=120)
@@ -285,19 +284,16 @@ def run_operations(nova, server, agent, extra):
 
 def test_novas_own_operations_are_never_sent(nova, record_property):
     """Stop, start, soft and hard reboot, pause and unpause, suspend and
-    resume, snapshot, shelve and unshelve, rebuild, resize to the same
-    host and its confirmation, through real Nova, of a server with the
-    agent and one without: nothing is sent to Masakari for any of them,
-    and the monitor watches both servers at the end."""
-    flavor = real_nova.tiny_flavor(nova.seed.admin, "instanceha.tiny.160",
-                                   ram=160)
+    resume, snapshot, shelve and unshelve and rebuild, through real Nova,
+    of a server with the agent and one without: nothing is sent to
+    Masakari for any of them, and the monitor watches both servers at the
+    end."""
     servers = {}
     for agent in (True, False):
         image = nova.image_variant(
             agent, os_shutdown_timeout=str(SHUTDOWN_TIMEOUT))
         server, dom = nova.server(image=image, agent=agent)
-        servers[agent] = (server, {"image": image, "flavor": flavor,
-                                   "images": []})
+        servers[agent] = (server, {"image": image, "images": []})
     for agent, (server, _) in servers.items():
         nova.monitor.wait_for(watching(nova.domain(server.id), agent),
                               timeout=60)
