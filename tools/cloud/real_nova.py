@@ -564,10 +564,9 @@ def lab_guest_images(conn, name="lab-guest", log=print, **options):
     return guest_images(conn, kernel, initrd, cmdline, name, **options)
 
 
-def tiny_flavor(conn, name=None, **sizes):
+def tiny_flavor(conn, name=None):
     """128 MiB, 1 vCPU, 1 GB root disk (a 0 GB disk would need the admin
-    rule for booting zero-disk flavors from images), or ``sizes`` (ram,
-    vcpus, disk) for another flavor to resize to."""
-    spec = dict(FLAVOR, name=name or FLAVOR["name"], **sizes)
+    rule for booting zero-disk flavors from images)."""
+    spec = dict(FLAVOR, name=name or FLAVOR["name"])
     existing = conn.compute.find_flavor(spec["name"])
     return existing or conn.compute.create_flavor(**spec)
