@@ -192,16 +192,18 @@ def test_a_death_after_a_live_snapshot_is_delivered(nova):
     nova.monitor.wait_for(watching(dom), timeout=60)
     pid = faults.qemu_pid(dom)
     started = time.monotonic()
-    image = nova.seed.admin.compute.create_server_image(
-        server, nova.seed.unique("snap"), wait=True, timeout=300)
-    nova.wait_active(server.id)
+    image = snapshot_image(nova.seed.admin, server.id,
+                           nova.seed.unique("snap"))
+    nova.wait_status(server.id, "ACTIVE", timeout=300)
     snapshot = time.monotonic() - started
     dom = nova.domain(server.id)
     assert faults.qemu_pid(dom) == pid  # a live snapshot: the same QEMU
     state = poll(nova.monitor, watching(dom), 20)
-    print("\nlive snapshot %.1f s; the monitor afterwards: %s" % (
-        snapshot, {k: domain_view(state or nova.monitor.status(), dom).get(k)
-                   for k in ("state", "last_event", "hang_detection")}))
+    view = domain_view(state or nova.monitor.status(), dom)
+    print("\nlive snapshot %.1f s (image %s); the monitor afterwards: %s"
+          % (snapshot, image_status(nova.seed.admin, image),
+             {k: view.get(k) for k in ("state", "last_event",
+                                       "hang_detection")}))
 
     killed = time.monotonic()
     faults.kill_qemu(dom)
@@ -212,7 +214,7 @@ def test_a_death_after_a_live_snapshot_is_delivered(nova):
     print("kill -9 after the snapshot -> %s" % (
         "accepted by Masakari in %.1f s" % accepted
         if outbox_entries(state, dom) else "nothing sent in 60 s"))
-    nova.seed.admin.image.delete_image(image)
+    nova.seed.admin.image.delete_image(image, ignore_missing=True)
 
     entries = outbox_entries(state, dom)
     assert [e["state"] for e in entries] == ["accepted"], {
@@ -225,9 +227,22 @@ def test_a_death_after_a_live_snapshot_is_delivered(nova):
                          timeout=300) == "finished"
 
 
+def snapshot_image(conn, server_id, name):
+    """Nova's snapshot of a server, not waiting for the image: what the
+    monitor sees is Nova's task on the server, which ends (task_state
+    None) once the image is uploaded or the snapshot failed; either way
+    the caller's wait for ACTIVE covers it, and image_status() tells."""
+    return conn.compute.create_server_image(server_id, name, wait=False)
+
+
+def image_status(conn, image):
+    found = conn.image.find_image(image.id)
+    return found.status if found is not None else "deleted by Nova"
+
+
 def _snapshot(conn, server, extra):
-    extra["images"].append(conn.compute.create_server_image(
-        server, seed_mod.Seeder.unique("snap"), wait=True, timeout=300))
+    extra["images"].append(snapshot_image(
+        conn, server, seed_mod.Seeder.unique("snap")))
 
 
 # Nova's own operations, in an order each can follow the one before:
@@ -317,6 +332,9 @@ def test_novas_own_operations_are_never_sent(nova, record_property):
             name, *timings[True][name], *timings[False][name]))
         record_property("nova_%s_s" % name.replace(" ", "_"), [
             round(timings[agent][name][0], 1) for agent in (True, False)])
+    print("snapshot images: %s" % [
+        image_status(nova.seed.admin, image)
+        for _, extra in servers.values() for image in extra["images"]])
     sent = {}
     for server, extra in servers.values():
         entries = [e for e in state["outbox"]["entries"]
@@ -326,7 +344,7 @@ def test_novas_own_operations_are_never_sent(nova, record_property):
             sent[server.name] = ([e["event"] for e in entries],
                                  [n.payload for n in notified])
         for image in extra["images"]:
-            nova.seed.admin.image.delete_image(image)
+            nova.seed.admin.image.delete_image(image, ignore_missing=True)
     print("notifications: %d in the outbox, %d in Masakari" % (
         sum(len(e) for e, _ in sent.values()),
         sum(len(n) for _, n in sent.values())))

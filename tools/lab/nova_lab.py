@@ -111,8 +111,10 @@ class NovaLab:
 
     def wait_status(self, server_id, status, timeout=120, conn=None):
         """Seconds until Nova says ``status`` with no task in progress
-        (``conn``: a connection of the caller's thread)."""
+        (``conn``: a connection of the caller's thread).  A timeout says
+        what nova-compute logged as errors meanwhile."""
         compute = (conn or self.seed.admin).compute
+        since = self.nova_compute_log_size()
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             server = compute.get_server(server_id)
@@ -121,8 +123,11 @@ class NovaLab:
             if server.status == "ERROR":
                 break
             time.sleep(0.2)
-        raise TimeoutError("server %s not %s within %s s (%s, %s)" % (
-            server_id, status, timeout, server.status, server.task_state))
+        raise TimeoutError("server %s not %s within %s s (%s, %s); "
+                           "nova-compute's errors meanwhile: %s" % (
+                               server_id, status, timeout, server.status,
+                               server.task_state,
+                               self.nova_compute_errors(since) or "none"))
 
     def image_variant(self, agent=True, **properties):
         """Another root image of the lab's guest (the same kernel,
@@ -170,6 +175,16 @@ class NovaLab:
             text = log.read().decode(errors="replace")
         return [line for line in text.splitlines()
                 if any(mark in line for mark in NOVA_COMPUTE_MARKS)]
+
+    def nova_compute_errors(self, since=0, last=10):
+        """The last ``last`` ERROR lines of nova-compute's log from byte
+        ``since``: why a lab operation did not finish."""
+        path = self.cloud.workdir / "nova-compute.log"
+        with open(path, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return [line for line in text.splitlines() if " ERROR " in line][
+            -last:]
 
     def nova_compute_log_size(self):
         return (self.cloud.workdir / "nova-compute.log").stat().st_size
