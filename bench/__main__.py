@@ -1,7 +1,8 @@
 """One entry point for the benches (run by hand, as root, on Debian):
 
     python -m bench [all | crash | hang | frozen | noagent | fleet | cli |
-                     recovery | nova | nova-hang | commit]
+                     recovery | nova | nova-hang | nova-fence |
+                     commit]
 
 ``all`` runs the side-by-side scenarios with their default sizes and writes
 one summary, bench-results/summary-<time>.md, besides each scenario's own
@@ -36,6 +37,7 @@ OURS_ONLY = {
     "recovery": lambda: lab_recovery.main("crash", 6),
     "nova": lambda: nova_recovery.main("crash", 5),
     "nova-hang": lambda: nova_recovery.main("hang", 3),
+    "nova-fence": lambda: nova_recovery.main("fence", 3),
     "commit": lambda: event_commit.main(200),
 }
 

@@ -5,6 +5,13 @@ same lab, the same guest image and our monitor with its defaults
 Debian.
 
     python -m bench.nova_recovery [crash|hang] [RUNS]    # crash 5
+    python -m bench.nova_recovery fence [RUNS]           # 3
+
+``fence``: a kernel hang through real Nova only, at Nova's defaults (no
+``os_shutdown_timeout`` on the images): a server with the agent and one
+without, the monitor fencing a hang Masakari accepted, side by side with
+the same hang and ``[recovery] fence_hung = False`` (what Nova's stop
+costs on a guest that cannot shut down).
 
 Through real Nova, Masakari's engine stops and starts the server with
 Nova's API; nova-compute sees the same libvirt events and acts on its own
@@ -29,10 +36,13 @@ FAULTS = {"crash": faults.kill_qemu, "hang": faults.hang_kernel}
 QUIET = 20  # after each recovery: what nova-compute still does
 
 
-def _settle(stack, dom):
-    """Watched, and every signal settled (as in compare)."""
-    stack.monitor.wait_for(lambda s: monitor_process.domain_view(
-        s, dom).get("heartbeat") == "monitored", timeout=120)
+def _settle(stack, dom, detection=None):
+    """Watched (by ``detection``'s signals, when given), and every signal
+    settled (as in compare)."""
+    stack.monitor.wait_for(lambda s: (
+        monitor_process.domain_view(s, dom).get("hang_detection") ==
+        detection) if detection else monitor_process.domain_view(
+            s, dom).get("heartbeat") == "monitored", timeout=120)
     time.sleep(25)
 
 
@@ -83,7 +93,68 @@ def _line(figures):
            if "final" in figures else "")
 
 
+FENCE_CASES = (  # (name, the server has the agent, fence_hung)
+    ("fenced, agent", True, True),
+    ("fenced, no agent", False, True),
+    ("not fenced, agent", True, False),
+)
+
+
+def fence_runs(workdir, runs):
+    """{case: [figures]}: one real Nova, the monitor restarted per case."""
+    stack = nova_lab.NovaLab(workdir).start(monitor=False)
+    out = {}
+    try:
+        for name, agent, fence in FENCE_CASES:
+            monitor = stack.start_monitor(
+                "" if fence else "\n[recovery]\nfence_hung = False\n")
+            out[name] = []
+            try:
+                for run in range(runs):
+                    server, dom = stack.server(agent=agent)
+                    _settle(stack, dom, "agent and kernel" if agent
+                            else "kernel")
+                    figures = stack.timed_recovery(
+                        server, dom, faults.hang_kernel, QUIET)
+                    figures["stops_starts"] = [
+                        a for a in figures["actions"]
+                        if a in ("stop", "start")]
+                    out[name].append(figures)
+                    print("%s, run %d: %s, %s" % (
+                        name, run + 1, _line(figures),
+                        figures["stops_starts"]), flush=True)
+                    stack.seed.admin.compute.delete_server(server.id)
+            finally:
+                monitor.stop()
+    finally:
+        stack.stop()
+    return out
+
+
+def fence_main(runs=3):
+    with tempfile.TemporaryDirectory(prefix="instanceha-fence-") as tmp:
+        raw = fence_runs(Path(tmp), runs)
+    sections = []
+    for key in ("accepted", "active", "answering"):
+        for fenced in ("fenced, agent", "fenced, no agent"):
+            table, _ = results_mod.comparison_table(
+                "kernel hang → %s" % key, "s",
+                {name: [run[key] for run in raw[name]]
+                 for name in (fenced, "not fenced, agent")},
+                ratio="fenced/not fenced")
+            sections.append(table)
+    sections.append("Nova's stops and starts per run: " + "; ".join(
+        "%s %s" % (name, [run["stops_starts"] for run in runs])
+        for name, runs in raw.items()))
+    markdown = "\n\n".join(sections)
+    print(markdown)
+    results_mod.write("nova-fence", markdown, raw)
+    return markdown
+
+
 def main(scenario="crash", runs=5):
+    if scenario == "fence":
+        return fence_main(runs)
     fault = FAULTS[scenario]
     with tempfile.TemporaryDirectory(prefix="instanceha-nova-") as tmp:
         raw = {"real Nova 34": real_runs(Path(tmp) / "real", fault, runs),

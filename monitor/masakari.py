@@ -73,14 +73,33 @@ def send(conn, body):
 
 def host_servers(conn, hostname):
     """This host's servers as ``obs.Server`` (Nova, one listing of all
-    projects; blocking: run in a worker).  HA_Enabled as Masakari reads
-    it: a true string of the server's metadata."""
-    return tuple(
-        obs.Server(server.id, strutils.bool_from_string(
-            (server.metadata or {}).get("HA_Enabled"), default=False),
-            server.vm_state, server.task_state)
-        for server in conn.compute.servers(
-            details=True, all_projects=True, compute_host=hostname))
+    projects, every page; blocking: run in a worker).  HA_Enabled as
+    Masakari reads it: a true string of the server's metadata.
+
+    Read as JSON through the compute proxy's own session instead of as
+    openstacksdk ``Server`` resources: building a resource per server was
+    40 % of the monitor's CPU at rest on a host of 20 guests (profiled),
+    repeated every refresh, for four fields the engine needs.
+    """
+    found, url = [], "/servers/detail"
+    params = {"all_tenants": "True", "host": hostname}
+    while url:
+        response = conn.compute.get(url, params=params)
+        sdk_exc.raise_from_response(response)
+        body = response.json()
+        found.extend(
+            obs.Server(server["id"], strutils.bool_from_string(
+                (server.get("metadata") or {}).get("HA_Enabled"),
+                default=False),
+                server.get("OS-EXT-STS:vm_state"),
+                server.get("OS-EXT-STS:task_state"))
+            for server in body.get("servers", ()))
+        # Nova pages at its [api] max_limit; the next link carries the
+        # query and the marker
+        url = next((link["href"] for link in body.get("servers_links", ())
+                    if link.get("rel") == "next"), None)
+        params = None
+    return tuple(found)
 
 
 def describe(exc):

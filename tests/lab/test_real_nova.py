@@ -113,20 +113,34 @@ def test_killed_qemu_is_recovered_through_real_nova(nova):
     assert faults.ping(nova.domain(server.id))
 
 
-def test_hung_kernel_is_recovered_through_real_nova(nova):
-    server, dom = nova.server()
+@pytest.mark.parametrize("agent", [True, False], ids=["agent", "no-agent"])
+def test_hung_kernel_is_fenced_and_recovered_through_real_nova(nova, agent):
+    """A kernel hang of a server with the agent and of one without: once
+    Masakari accepted it the monitor fences the guest, so Nova's stop finds
+    it off instead of waiting out its clean-shutdown timeout (the image sets
+    no os_shutdown_timeout: Nova's 60 s default applies); one stop, one
+    start, ACTIVE and answering again."""
+    server, dom = nova.server(agent=agent)
     nova.monitor.wait_for(lambda s: domain_view(s, dom).get(
-        "hang_detection") == "agent and kernel", timeout=60)
+        "hang_detection") == ("agent and kernel" if agent else "kernel"),
+        timeout=60)
     result = recover(nova, server, dom, faults.hang_kernel)
-    print("\nkernel hang -> accepted %.2f s, ACTIVE %.2f s, agent "
+    log = nova.monitor.log_text()
+    print("\nkernel hang (%s) -> accepted %.2f s, ACTIVE %.2f s, "
           "answering %.2f s; Nova actions %s; nova-compute meanwhile:\n  %s"
-          % (result["accepted"], result["active"], result["answering"],
-             result["actions"], "\n  ".join(result["nova_compute"])))
-    assert result["entry"]["event"] == \
-        "QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED"
+          % ("agent" if agent else "no agent", result["accepted"],
+             result["active"], result["answering"], result["actions"],
+             "\n  ".join(result["nova_compute"])))
+    assert result["entry"]["event"] == "QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED"
     assert result["final"] == ("ACTIVE", None)
     assert result["notifications"] == 1
     assert_one_recovery(result)
+    assert any(server.id in line and "fenced in" in line
+               for line in log.splitlines()), "no fence in the monitor's log"
+    # the defect fencing removes: Nova's stop waiting out its clean
+    # shutdown on a guest that can never shut down
+    assert not any("Instance failed to shutdown in" in line
+                   for line in result["nova_compute"])
 
 
 def test_a_rebuild_adds_the_agent_channel(nova):

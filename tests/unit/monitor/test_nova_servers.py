@@ -1,12 +1,16 @@
-"""This host's servers from Nova: openstacksdk's own Server resources
-built from what Nova's API returns, a reading each refresh and on
+"""This host's servers from Nova: what Nova's API returns for
+``GET /servers/detail`` (every page), a reading each refresh and on
 request, coalesced, and a failure told once."""
 import asyncio
 import logging
 import threading
 
+import json
+
 from keystoneauth1 import exceptions as ksa_exc
-from openstack.compute.v2 import server as sdk_server
+from openstack import exceptions as sdk_exc
+import pytest
+import requests
 
 from monitor import masakari
 from monitor import nova_servers
@@ -16,27 +20,42 @@ from monitor import threads
 
 def nova_server(uuid, metadata, vm_state="active", task_state=None):
     """A server as GET /servers/detail returns it (admin fields)."""
-    return sdk_server.Server.existing(**{
-        "id": uuid, "metadata": metadata, "OS-EXT-STS:vm_state": vm_state,
-        "OS-EXT-STS:task_state": task_state,
-        "OS-EXT-SRV-ATTR:host": "compute-1"})
+    return {"id": uuid, "name": "vm-" + uuid, "metadata": metadata,
+            "OS-EXT-STS:vm_state": vm_state,
+            "OS-EXT-STS:task_state": task_state,
+            "OS-EXT-SRV-ATTR:host": "compute-1", "status": "ACTIVE"}
+
+
+def response(status, body, url="http://nova/v2.1/servers/detail"):
+    """A requests.Response as keystoneauth hands it to the proxy."""
+    answer = requests.Response()
+    answer.status_code, answer.url = status, url
+    answer._content = json.dumps(body).encode()
+    answer.headers["Content-Type"] = "application/json"
+    answer.request = requests.Request("GET", url).prepare()
+    return answer
 
 
 class FakeCompute:
+    """The compute proxy's ``get``: each answer a list of servers (one
+    page), a Response, or an exception raised."""
+
     def __init__(self, *answers):
         self.answers = list(answers)
         self.calls = []
         self.gate = None  # a threading.Event a listing waits for
 
-    def servers(self, **query):
-        self.calls.append(query)
+    def get(self, url, params=None, **kwargs):
+        self.calls.append((url, params))
         if self.gate is not None:
             self.gate.wait(10)
         answer = self.answers.pop(0) if len(self.answers) > 1 else \
             self.answers[0]
         if isinstance(answer, Exception):
             raise answer
-        return iter(answer)
+        if isinstance(answer, requests.Response):
+            return answer
+        return response(200, {"servers": answer})
 
 
 class FakeConnection:
@@ -56,8 +75,32 @@ def test_one_listing_gives_every_server_of_the_host():
     assert servers == (obs.Server("a", True, "active", None),
                        obs.Server("b", False, "active", "image_snapshot"),
                        obs.Server("c", False, "stopped", None))
-    assert compute.calls == [{"details": True, "all_projects": True,
-                              "compute_host": "compute-1"}]
+    assert compute.calls == [("/servers/detail", {
+        "all_tenants": "True", "host": "compute-1"})]
+
+
+def test_every_page_is_read():
+    """Nova pages at its max_limit (1000 by default): a listing that
+    stopped at the first page would leave the servers after it unjudged
+    by Nova's task state and HA_Enabled."""
+    after = "http://nova/v2.1/servers/detail?all_tenants=True&host=" \
+        "compute-1&limit=2&marker=b"
+    compute = FakeCompute(
+        response(200, {"servers": SERVERS[:2], "servers_links": [
+            {"rel": "next", "href": after}]}),
+        response(200, {"servers": SERVERS[2:]}))
+    servers = masakari.host_servers(FakeConnection(compute), "compute-1")
+    assert [s.uuid for s in servers] == ["a", "b", "c"]
+    assert compute.calls[1] == (after, None)
+
+
+def test_a_refusal_says_what_nova_said():
+    compute = FakeCompute(response(403, {"forbidden": {
+        "code": 403, "message": "Policy doesn't allow os_compute_api:"
+        "servers:detail:get_all_tenants to be performed."}}))
+    with pytest.raises(sdk_exc.HttpException) as caught:
+        masakari.host_servers(FakeConnection(compute), "compute-1")
+    assert masakari.describe(caught.value).startswith("HTTP 403: Policy")
 
 
 def reader(compute, refresh=60, timeout=5):
