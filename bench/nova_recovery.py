@@ -114,8 +114,11 @@ def fence_runs(workdir, runs):
                     server, dom = stack.server(agent=agent)
                     _settle(stack, dom, "agent and kernel" if agent
                             else "kernel")
+                    # without an agent, nothing in the guest runs a
+                    # command: the host's NMI panics it (no panic device)
                     figures = stack.timed_recovery(
-                        server, dom, faults.hang_kernel, QUIET)
+                        server, dom, faults.hang_kernel if agent else
+                        faults.hang_kernel_from_host, QUIET, agent=agent)
                     figures["stops_starts"] = [
                         a for a in figures["actions"]
                         if a in ("stop", "start")]

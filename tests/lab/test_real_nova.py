@@ -78,10 +78,10 @@ def test_novas_domain_is_what_the_monitor_reads(nova):
                                 domain_view(state, dom)["kernel"]))
 
 
-def recover(nova, server, dom, fault):
+def recover(nova, server, dom, fault, agent=True):
     """nova.timed_recovery(), and the server's notifications in
     Masakari."""
-    result = nova.timed_recovery(server, dom, fault, SETTLED)
+    result = nova.timed_recovery(server, dom, fault, SETTLED, agent=agent)
     assert result["masakari"] == "finished", result
     result["notifications"] = len(nova.seed.notifications_for(server.id))
     return result
@@ -124,7 +124,8 @@ def test_hung_kernel_is_fenced_and_recovered_through_real_nova(nova, agent):
     nova.monitor.wait_for(lambda s: domain_view(s, dom).get(
         "hang_detection") == ("agent and kernel" if agent else "kernel"),
         timeout=60)
-    result = recover(nova, server, dom, faults.hang_kernel)
+    result = recover(nova, server, dom, faults.hang_kernel if agent else
+                     faults.hang_kernel_from_host, agent=agent)
     log = nova.monitor.log_text()
     print("\nkernel hang (%s) -> accepted %.2f s, ACTIVE %.2f s, "
           "answering %.2f s; Nova actions %s; nova-compute meanwhile:\n  %s"

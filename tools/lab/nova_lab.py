@@ -143,20 +143,26 @@ class NovaLab:
             kernel_id=base.kernel_id, ramdisk_id=base.ramdisk_id,
             os_command_line=base.os_command_line, **properties)
 
-    def timed_recovery(self, server, dom, fault, quiet):
+    def timed_recovery(self, server, dom, fault, quiet, agent=True):
         """Inject ``fault``; seconds from it until Masakari accepted the
-        monitor's notification, Nova says ACTIVE again and the guest's
-        agent answers; then, ``quiet`` seconds later (what nova-compute
-        still does), the server's status and task, Nova's instance
-        actions and nova-compute's own lines since the fault."""
+        monitor's notification, Nova says ACTIVE again and the guest
+        answers (its agent, or for a server without one (``agent``
+        False) its kernel's balloon statistics as the monitor reads
+        them); then, ``quiet`` seconds later (what nova-compute still
+        does), the server's status and task, Nova's instance actions and
+        nova-compute's own lines since the fault."""
         since = self.nova_compute_log_size()
-        # a hung guest: Nova's stop shuts it down gracefully first, for
-        # its shutdown_timeout (60 s), then destroys it
         started, accepted, entry, masakari = stack_mod.fault_until_finished(
             self.monitor, self.seed, dom, fault)
         self.wait_active(server.id)
         active = time.monotonic() - started
-        faults.wait_for_agent(self.domain(server.id), timeout=120)
+        fresh = self.domain(server.id)
+        if agent:
+            faults.wait_for_agent(fresh, timeout=120)
+        else:
+            self.monitor.wait_for(lambda s: str(monitor_process.domain_view(
+                s, fresh).get("kernel", "")).startswith("alive"),
+                timeout=120)
         answering = time.monotonic() - started
         time.sleep(quiet)
         final = self.seed.admin.compute.get_server(server.id)
