@@ -1,6 +1,8 @@
 """Command classes with osc-lib's TestCommand and openstacksdk's fakes."""
+import argparse
 import datetime
 import time
+import uuid
 from unittest import mock
 
 import fixtures
@@ -227,7 +229,7 @@ def as_dicts(columns, rows):
             for row in rows]
 
 
-class TestStatus(CommandTest):
+class _Status(CommandTest):
     def setUp(self):
         super().setUp()
         self.cmd = status.ShowStatus(self.app, None)
@@ -255,6 +257,8 @@ class TestStatus(CommandTest):
         args = self.check_parser(self.cmd, argv, [])
         return as_dicts(*self.cmd.take_action(args))
 
+
+class TestStatus(_Status):
     def test_parser(self):
         self.check_parser(
             self.cmd, ["--host", "cmp-1", "--all-projects", "--long"],
@@ -513,3 +517,57 @@ class TestMonitorList(CommandTest):
                                   self.cmd.take_action, args)
         self.assertIn("--prometheus-url", str(error))
         self.conn.compute.services.assert_not_called()
+
+
+class TestStatusFitsATerminal(_Status):
+    """Issue 20: three realistic rows rendered 333 columns wide (a
+    230-character Verdict).  The demo's servers, in the states the demo
+    shows them, fit 160 columns as cliff renders the table."""
+
+    def render(self, *argv, prom=True):
+        import io
+
+        from cliff.formatters import table
+
+        argv = list(argv) + (["--prometheus-url", self.prometheus.url]
+                             if prom else [])
+        args = self.check_parser(self.cmd, argv, [])
+        columns, rows = self.cmd.take_action(args)
+        out = io.StringIO()
+        formatter = table.TableFormatter()
+        formatter.emit_list(columns, rows, out, argparse.Namespace(
+            max_width=0, fit_width=False, print_empty=False))
+        return out.getvalue().splitlines()
+
+    def demo(self, metadata):
+        agent = fake_image(name="cirros-agent", hw_qemu_guest_agent="yes")
+        bare = fake_image(name="cirros")
+        self.conn.image.images.return_value = [agent, bare]
+        self.conn.compute.servers.return_value = iter([
+            fake_server(id=str(uuid.uuid4()), name=name, image={
+                "id": image.id, "properties": {
+                    "hw_qemu_guest_agent": "yes"} if image is agent else {}},
+                compute_host="lab-compute", metadata=metadata,
+                microversion="2.98")
+            for name, image in (("web-1", agent), ("db-1", agent),
+                                ("app-1", bare))])
+        self.conn.instance_ha.hosts.return_value = [
+            fakes.generate_fake_resource(sdk_host.Host, name="lab-compute",
+                                         on_maintenance=False,
+                                         reserved=False)]
+
+    def test_the_demo_s_servers_fit_160_columns(self):
+        for metadata in ({}, {"HA_Enabled": "True"},
+                         {"HA_Enabled": "True",
+                          "HA_Paused_Until": "2999-12-31T23:59:59Z"}):
+            for prom in (True, False):
+                self.demo(metadata)
+                self.prometheus.current = []  # the monitor stopped
+                self.prometheus.seen = [prometheus_api.sample(
+                    "", "lab-compute", time.time() - 3600)]
+                lines = self.render(prom=prom)
+                self.assertEqual(3, sum(  # every row is there
+                    name in line for line in lines
+                    for name in ("web-1", "db-1", "app-1")))
+                self.assertLessEqual(max(len(line) for line in lines), 160,
+                                     "\n".join(lines))
