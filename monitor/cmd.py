@@ -17,14 +17,13 @@ import os
 import signal
 import sys
 import textwrap
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from oslo_config import cfg
 from oslo_log import log
 
 from monitor import conf as monitor_conf
+from monitor import control_client
 from monitor import notification
 from monitor.conf import validate
 
@@ -103,16 +102,16 @@ def cmd_start(conf, args):
 
 
 def _start_error(conf, exc):
-    if exc.errno == errno.EADDRINUSE:
-        return ("cannot serve the status endpoint on %s:%d: address already "
-                "in use; another monitor or service has it: set [status] "
-                "port (0 picks a free one)" % (conf.status.listen,
-                                               conf.status.port))
-    if exc.errno in (errno.EADDRNOTAVAIL, errno.EINVAL) and \
-            not exc.filename:
-        return ("cannot serve the status endpoint on %s: %s; set [status] "
-                "listen to an address of this host" % (conf.status.listen,
-                                                       exc.strerror))
+    from monitor import status_http
+
+    if isinstance(exc, status_http.ListenError):
+        listen, port = exc.options
+        if exc.errno == errno.EADDRINUSE:
+            return ("cannot listen on %s:%d: address already in use; "
+                    "another monitor or service has it: set [status] %s "
+                    "(0 picks a free one)" % (exc.host, exc.port, port))
+        return ("cannot listen on %s:%d: %s; set [status] %s to an address "
+                "of this host" % (exc.host, exc.port, exc.strerror, listen))
     where = exc.filename or conf.state_path
     return ("cannot use the state directory %s: %s (%s); set [DEFAULT] "
             "state_path to a directory root can create and write" % (
@@ -143,27 +142,36 @@ def status_url(conf):
     return "http://%s:%d" % (conf.status.listen, conf.status.port)
 
 
-def fetch_status(base_url, timeout):
-    """The running monitor's /status, as JSON."""
-    with urllib.request.urlopen(base_url.rstrip("/") + "/status",
-                                timeout=timeout) as response:
-        return json.load(response)
+def control_socket(conf):
+    return Path(conf.state_path) / control_client.SOCKET
+
+
+def fetch_status(socket_path, timeout):
+    """The running monitor's status document, from its control socket:
+    PermissionError for a user that is neither root nor the monitor's."""
+    return control_client.get_status(socket_path, timeout)
 
 
 def cmd_status(conf, args):
-    """Show the running monitor's state, from its status endpoint.
+    """Show the running monitor's state, from its control socket (root).
 
     The libvirt connection, every domain with its last event, decision
     and reason, what would find a hang of it (agent, kernel), pending
     notifications with their last error, a host alert when the storm
     guard holds notifications back, and a state store that cannot commit.
     """
+    path = control_socket(conf)
     try:
-        state = fetch_status(status_url(conf), timeout=10)
-    except (OSError, urllib.error.URLError) as exc:
-        raise Failure("no running monitor answers (%s); is it started? "
-                      "(systemctl status instanceha-monitor)" % (
-                          getattr(exc, "reason", None) or exc)) from exc
+        state = fetch_status(path, timeout=10)
+    except control_client.Refused as exc:
+        raise Failure(str(exc)) from exc
+    except PermissionError as exc:
+        raise Failure("%s is root's: run this as root (the status names "
+                      "every instance on the host)" % path) from exc
+    except OSError as exc:
+        raise Failure("no running monitor answers on %s (%s); is it "
+                      "started? (systemctl status instanceha-monitor)" % (
+                          path, exc.strerror or exc)) from exc
     if args.json:
         json.dump(state, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -225,11 +233,10 @@ def cmd_clear_quarantine(conf, args):
     Root only: it talks to the running monitor's control socket in the
     state directory.
     """
-    from monitor import control
-
-    path = Path(conf.state_path) / control.SOCKET
+    path = control_socket(conf)
     try:
-        code, answer = control.post(path, "/quarantine/%s/clear" % args.uuid)
+        code, answer = control_client.post(path,
+                                           "/quarantine/%s/clear" % args.uuid)
     except PermissionError as exc:
         raise Failure("%s is root's: run this as root" % path) from exc
     except OSError as exc:

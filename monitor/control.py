@@ -1,20 +1,23 @@
-"""The control socket: operator actions, for root only.
+"""The control socket: the status document and operator actions, for
+root and the monitor's user only.
 
 A unix socket in the state directory (0700, so only root reaches it at
 all), and each request's peer checked with SO_PEERCRED: only root or the
-monitor's own user may act.  The status endpoint stays read-only.
+monitor's own user may read the status (it names every instance on the
+host) or act.  The kernel tells the peer's uid of a unix socket; a TCP
+listener on loopback could only guess it from /proc/net/tcp, which a
+process in another network namespace or a proxy defeats.
 """
-import http.client
-import json
 import os
 import socket
 import struct
 
 from aiohttp import web
 
+from monitor import control_client
 from monitor import private
 
-SOCKET = "control.sock"
+SOCKET = control_client.SOCKET
 _CRED = struct.Struct("3i")  # pid, uid, gid
 
 
@@ -25,9 +28,18 @@ def peer_uid(request):
     return uid
 
 
-async def serve(path, clear_quarantine):
-    """``clear_quarantine(uuid)`` -> True when it was quarantined."""
+async def serve(path, clear_quarantine, status):
+    """``clear_quarantine(uuid)`` -> True when it was quarantined;
+    ``status()`` -> the status document (GET /status)."""
     allowed = {0, os.geteuid()}
+
+    async def status_page(request):
+        uid = peer_uid(request)
+        if uid not in allowed:
+            return web.json_response(
+                {"error": "uid %d may not read the status: run as root"
+                          % uid}, status=403)
+        return web.json_response(status())
 
     async def clear(request):
         uid = peer_uid(request)
@@ -43,6 +55,7 @@ async def serve(path, clear_quarantine):
 
     app = web.Application()
     app.router.add_post("/quarantine/{uuid}/clear", clear)
+    app.router.add_get("/status", status_page)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     if os.path.exists(path):
@@ -51,25 +64,3 @@ async def serve(path, clear_quarantine):
     await site.start()
     os.chmod(path, private.FILE_MODE)
     return runner
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__("localhost", timeout=timeout)
-        self._path = str(path)
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self._path)
-
-
-def post(path, url_path, timeout=10):
-    """(HTTP status, JSON answer) of a POST on the control socket."""
-    connection = _UnixConnection(path, timeout)
-    try:
-        connection.request("POST", url_path)
-        response = connection.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
-    finally:
-        connection.close()

@@ -1091,6 +1091,22 @@ class Engine:
             return " and ".join(signals)
         return "none: %s; kernel %s" % (g.agent, kernel_detail)
 
+    def detection_counts(self, now):
+        """{agent|kernel|none|off: count} of the domains by what would find
+        a hang of each now (the ``instanceha_domains`` metric)."""
+        counts = {}
+        for g in self.guests.values():
+            if g.boot is None:
+                kind = "off"
+            else:
+                agent, (kernel, detail) = self._signals(g, now)
+                found = self._detection(g, now, agent, kernel, detail)
+                kind = ("off" if found.startswith("off") else
+                        "agent" if found.startswith("agent") else
+                        "kernel" if found.startswith("kernel") else "none")
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     def view(self, now):
         return {
             "libvirt": dict(self.libvirt),

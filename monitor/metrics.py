@@ -1,11 +1,16 @@
 """Prometheus metrics of one monitor process (own registry, no globals).
 
 Every labelled counter starts at 0 for each label value it can take, so
-an alert on ``increase()`` works from the first scrape.
+an alert on ``increase()`` works from the first scrape.  Every sample
+carries ``host``, the monitor's ``[DEFAULT] hostname`` (the name Nova and
+Masakari know the host by), so the fleet view maps a monitor to its
+compute host whatever address Prometheus scrapes.  No label names an
+instance: the metrics can leave the host.
 """
 import importlib.metadata
 
 import prometheus_client as prom
+from prometheus_client import metrics_core
 
 from monitor import delivery
 from monitor import engine
@@ -29,9 +34,35 @@ def event_labels():
     return sorted(names)
 
 
+# how a domain's hang would be found now (engine.Engine.detection_counts)
+DETECTION = ("agent", "kernel", "none", "off")
+
+
+class HostLabelled:
+    """A collector that gives every sample of ``registry`` the label
+    ``host``."""
+
+    def __init__(self, registry, host):
+        self.registry, self.host = registry, host
+
+    def collect(self):
+        for family in self.registry.collect():
+            labelled = metrics_core.Metric(family.name, family.documentation,
+                                           family.type, family.unit)
+            for sample in family.samples:
+                labelled.add_sample(sample.name,
+                                    dict(sample.labels, host=self.host),
+                                    sample.value, sample.timestamp,
+                                    sample.exemplar)
+            yield labelled
+
+
 class Metrics:
-    def __init__(self):
+    def __init__(self, host=None):
+        """``host``: the label every sample gets (None: none, for the
+        tests of the registry alone)."""
         r = self.registry = prom.CollectorRegistry()
+        self._exported = r if host is None else HostLabelled(r, host)
         self.build_info = prom.Gauge(
             "instanceha_build_info", "The monitor's version (always 1)",
             ["version"], registry=r)
@@ -114,7 +145,19 @@ class Metrics:
             "How long destroying a hung guest took",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30),
             registry=r)
+        self.domains = prom.Gauge(
+            "instanceha_domains",
+            "Domains the monitor knows, by what would find a hang of each "
+            "now: agent (the guest agent, with the kernel heartbeat), "
+            "kernel (the kernel heartbeat alone), none, off (not running "
+            "or excused)", ["detection"], registry=r)
+        self.scrape_time = prom.Gauge(
+            "instanceha_scrape_timestamp_seconds",
+            "The monitor's clock when this scrape was served: the fleet "
+            "view's 'last seen' (max_over_time keeps it after the monitor "
+            "stops)", registry=r)
         for counter, labels in (
+                (self.domains, DETECTION),
                 (self.events, event_labels()),
                 (self.notifications, delivery.OUTCOMES),
                 (self.decisions, engine.DECISIONS),
@@ -139,6 +182,10 @@ class Metrics:
         self.host_alert.set(int(engine.storm.active or bool(engine.stall)))
         self.host_stalled.set(int(bool(engine.stall)))
         self.quarantined.set(len(engine.budget.quarantined))
+        counts = engine.detection_counts(now)
+        for detection in DETECTION:
+            self.domains.labels(detection).set(counts.get(detection, 0))
+        self.scrape_time.set(now)
 
     def render(self):
-        return prom.generate_latest(self.registry)
+        return prom.generate_latest(self._exported)

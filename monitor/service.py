@@ -61,7 +61,7 @@ class Monitor:
             monotonic = time.monotonic
         self._clock_watch = None if monotonic is None else \
             clock_mod.StepWatch(clock, monotonic)
-        self.metrics = metrics_mod.Metrics()
+        self.metrics = metrics_mod.Metrics(conf.hostname)
         self.store = store_mod.Store(conf.state_path, clock,
                                      due_horizon=due_horizon(conf),
                                      on_withdrawn=self.metrics.withdrawn.inc)
@@ -105,7 +105,7 @@ class Monitor:
             self.nova = nova_servers.NovaServers(
                 self.cloud, conf.hostname, self.observe, self.pools["nova"],
                 intro.ha_enabled_refresh, clock=clock)
-        self.reloaded_at = self.status_url = None
+        self.reloaded_at = self.status_url = self.metrics_url = None
         self._carry = {fx.Watch: lambda e: self.prober.watch(e.uuid),
                        fx.Unwatch: lambda e: self.prober.unwatch(e.uuid),
                        fx.Capture: self.forensics.start,
@@ -200,10 +200,18 @@ class Monitor:
         """Run until ``stop`` (an asyncio.Event) is set."""
         conf, intro = self.conf, self.conf.introspectiveinstancemonitor
         web = await status_http.serve(
-            self.status, self.render_metrics, self.health,
-            conf.status.listen, conf.status.port)
+            self.render_metrics, self.health, conf.status.listen,
+            conf.status.port)
+        listeners = [web]
+        if conf.status.metrics_listen:
+            scraped = await status_http.serve(
+                self.render_metrics, self.health, conf.status.metrics_listen,
+                conf.status.metrics_port, local=False)
+            listeners.append(scraped)
+            self.metrics_url = scraped.url
+            private.write_text(self.store.path / "metrics.url", scraped.url)
         controls = await control.serve(self.store.path / control.SOCKET,
-                                       self.clear_quarantine)
+                                       self.clear_quarantine, self.status)
         self.status_url = web.url
         private.write_text(self.store.path / "status.url", web.url)
         tasks = [self.delivery.run(), self.watcher.run(),
@@ -243,7 +251,8 @@ class Monitor:
             await self.forensics.close()
             await self.fencer.close()
             self.watcher.close()
-            await web.close()
+            for listener in listeners:
+                await listener.close()
             await controls.cleanup()
             for pool in self.pools.values():
                 pool.shutdown()

@@ -1,11 +1,27 @@
-"""The local status endpoint: /healthz, /status (JSON) and /metrics.
+"""The monitor's HTTP listeners: the local status endpoint (/healthz,
+/metrics) and the optional metrics listener (/metrics, /healthz) that
+Prometheus scrapes from another host.
 
-Read-only and on 127.0.0.1 by default.  What changes the monitor's
-decisions (clearing a quarantine) is not here but on the control socket,
-which only root reaches (``control``).
+Neither tells which instances run here: the status document (/status)
+names them and is served on the control socket alone, to root and the
+monitor's user (``control``).  What changes the monitor's decisions
+(clearing a quarantine) is there too.
 """
 from aiohttp import web
 import prometheus_client
+
+MOVED = ("not here: run 'instanceha-monitor status' as root on the host "
+         "(the status document names the instances; it is on the local "
+         "control socket)")
+
+
+class ListenError(OSError):
+    """A listener could not bind; ``options`` names the two options that
+    set its address and port."""
+
+    def __init__(self, exc, host, port, options):
+        super().__init__(exc.errno, exc.strerror)
+        self.host, self.port, self.options = host, port, options
 
 
 class Server:
@@ -17,36 +33,49 @@ class Server:
         await self._runner.cleanup()
 
 
-async def serve(status, metrics, health, host, port):
-    """``status()`` and ``health()`` return JSON-able dicts, ``metrics()``
-    Prometheus' text format.  /healthz answers 503 when ``health()`` says
-    ``"ok": false``, so a plain HTTP check sees it."""
+def routes(metrics, health):
+    """/healthz and /metrics.  ``health()`` returns a JSON-able dict,
+    /healthz answers 503 when it says ``"ok": false`` (a plain HTTP check
+    sees it); ``metrics()`` Prometheus' text format."""
     async def healthz(_request):
         state = health()
         return web.json_response(state,
                                  status=200 if state.get("ok", True) else 503)
 
-    async def status_page(_request):
-        return web.json_response(status())
-
     async def metrics_page(_request):
         return web.Response(body=metrics(), headers={
             "Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
+    return [web.get("/healthz", healthz), web.get("/metrics", metrics_page)]
+
+
+async def serve(metrics, health, host, port, local=True):
+    """A listener on ``host:port``; ``local``: the status endpoint, which
+    also tells where /status and the quarantine went."""
     async def moved(_request):
+        return web.json_response({"error": MOVED}, status=403)
+
+    async def quarantine_moved(_request):
         return web.json_response(
             {"error": "not here: run 'instanceha-monitor clear-quarantine "
                       "UUID' as root on the host (local control socket)"},
             status=403)
 
     app = web.Application()
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/status", status_page)
-    app.router.add_get("/metrics", metrics_page)
-    app.router.add_post("/quarantine/{uuid}/clear", moved)
+    app.add_routes(routes(metrics, health))
+    if local:
+        app.add_routes([web.get("/status", moved),
+                        web.post("/quarantine/{uuid}/clear",
+                                 quarantine_moved)])
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(exc, host, port, ("listen", "port") if local else
+                          ("metrics_listen", "metrics_port")) from exc
     bound = runner.addresses[0]
-    return Server(runner, "http://%s:%d" % (bound[0], bound[1]))
+    host = bound[0] if ":" not in bound[0] else "[%s]" % bound[0]
+    return Server(runner, "http://%s:%d" % (host, bound[1]))

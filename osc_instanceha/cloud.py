@@ -15,6 +15,10 @@ IMAGE_ID_CHUNK = 50  # ids per Glance "id=in:" query; keeps URLs short
 # Segments carry "enabled" from Masakari API 1.2 on; openstacksdk sends no
 # microversion to Masakari, so ask for it explicitly.
 SEGMENT_ENABLED_MICROVERSION = "1.2"
+# Nova shows the image properties an instance was built with in server
+# show and the detailed listing from this microversion on; openstacksdk
+# negotiates up to it (and beyond) by itself.
+EMBEDDED_PROPERTIES = (2, 98)
 
 
 class ServerLookupError(Exception):
@@ -78,7 +82,33 @@ def boot_volume_id(server, volumes):
 def image_source(image):
     return protection.AgentSource(
         kind="image", id=image.id, name=image.name,
-        value=image.hw_qemu_guest_agent, updated_at=image.updated_at)
+        value=image.hw_qemu_guest_agent, updated_at=image.updated_at,
+        owner=image.owner, visibility=image.visibility)
+
+
+def built_with(server):
+    """The image properties Nova copied when it built the server, as it
+    shows them from microversion 2.98 on; None when it does not (an older
+    Nova, or a server booted from a volume: no image)."""
+    if not image_id(server) or _version(
+            getattr(server, "microversion", None)) < EMBEDDED_PROPERTIES:
+        return None
+    image = server.image
+    if isinstance(image, dict):
+        properties = image.get("properties")
+    else:  # openstacksdk makes an Image of it: its unknown keys land here
+        properties = getattr(image, "properties", None)
+    if properties is None:
+        return None
+    return {k: v for k, v in properties.items() if k != "links"}
+
+
+def _version(text):
+    try:
+        major, minor = str(text).split(".")
+        return int(major), int(minor)
+    except ValueError:
+        return (0, 0)
 
 
 def volume_source(volume):
@@ -173,6 +203,12 @@ def images_by_id(image_proxy, ids):
 def volumes_by_id(block_storage, all_projects=False):
     query = {"all_projects": True} if all_projects else {}
     return {v.id: v for v in block_storage.volumes(details=True, **query)}
+
+
+def compute_services(compute):
+    """{host: "enabled, up"} of every nova-compute service (admin)."""
+    return {s.host: "%s, %s" % (s.status, s.state)
+            for s in compute.services(binary="nova-compute")}
 
 
 def masakari_hosts(instance_ha):

@@ -5,6 +5,7 @@ turn those facts into "protected" or "not protected: why" live here, so that
 they can be tested exhaustively.
 """
 import dataclasses
+import datetime
 import math
 
 from oslo_utils import strutils
@@ -18,7 +19,24 @@ HA_METADATA_KEY = "HA_Enabled"
 AGENT_PROPERTY = "hw_qemu_guest_agent"
 AGENT_VALUE = "yes"
 
+# A server whose monitoring was paused (``openstack instanceha pause``):
+# the UTC end of the pause, ISO 8601 (2026-12-03T16:00:00Z).
+PAUSE_METADATA_KEY = "HA_Paused_Until"
+
 PROTECTED = "protected"
+NOT_PROTECTED = "not protected"
+UNKNOWN = "unknown"
+
+# What the monitor recovers a server from (the "Protects Against" column):
+# its QEMU process dying; a hung guest kernel, seen by the kernel heartbeat
+# (the balloon statistics Nova gives every guest); a hang the guest agent
+# finds where the kernel heartbeat cannot tell (see the detection page).
+DEATHS = "deaths"
+KERNEL_HANGS = "kernel hangs"
+AGENT_HANGS = "agent hangs"
+
+ADMIN_ONLY = ("only an admin sees the compute host, its failover segment "
+              "and its monitor")
 
 
 def is_true(value):
@@ -32,6 +50,7 @@ class AgentSource:
 
     ``value`` is the property as found (None when absent); ``error`` is set
     when the source could not be read (hidden image, no boot volume...).
+    ``owner`` and ``visibility`` say whether ``enable`` may change it.
     """
     kind: str  # "image" or "volume"
     id: str | None
@@ -39,6 +58,8 @@ class AgentSource:
     value: str | None = None
     updated_at: str | None = None
     error: str | None = None
+    owner: str | None = None
+    visibility: str | None = None
 
     @property
     def has_agent(self):
@@ -71,34 +92,93 @@ class ServerFacts:
     last_notification: dict | None = None
     # Nova's OS-SRV-USG:launched_at: when the guest was built or rebuilt
     launched_at: str | None = None
+    # The image properties the instance was built with (Nova 2.98); None
+    # when Nova does not show them (older Nova, boot from volume).
+    built_with: dict | None = None
+    # The host's monitor as Prometheus sees it (fleet.MonitorState; None:
+    # never seen), unless monitor_error says why it was not checked.
+    monitor: object = None
+    monitor_error: str | None = None
 
     @property
     def ha_enabled(self):
         return is_true(self.metadata.get(HA_METADATA_KEY))
 
 
-def assess(facts):
-    """Return ``(blocking, unknown)``: reasons the server is not protected,
-    and facts that could not be established."""
-    blocking, unknown = [], []
+@dataclasses.dataclass
+class Verdict:
+    """``state``: protected / not protected / unknown; ``reasons``: why
+    not, what could not be checked, and what it is not protected against;
+    ``covers``: what the monitor recovers the server from."""
+    state: str
+    reasons: list
+    covers: list
+
+
+def paused_until(metadata, now):
+    """``(end, None)`` while HA_Paused_Until is in the future, ``(None,
+    None)`` without a pause or after it, ``(None, why)`` when unreadable."""
+    text = metadata.get(PAUSE_METADATA_KEY)
+    if not text:
+        return None, None
+    end = _utc_seconds(text)
+    if end is None:
+        return None, ("%s=%r is not a UTC time (like 2026-12-03T16:00:00Z)"
+                      % (PAUSE_METADATA_KEY, text))
+    if end.replace(tzinfo=datetime.timezone.utc).timestamp() <= now:
+        return None, None
+    return end, None
+
+
+def iso(moment):
+    """A naive UTC datetime or epoch seconds as 2026-12-03T16:00:00Z."""
+    if not isinstance(moment, datetime.datetime):
+        moment = datetime.datetime.fromtimestamp(
+            moment, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def assess(facts, now):
+    """The verdict over what the plugin can see; ``now``: epoch seconds.
+
+    Anything that stops recovery makes it "not protected"; anything that
+    could not be checked (the host side without a Prometheus URL included)
+    makes it "unknown": never "protected" on an unchecked host.
+    """
+    blocking, unknown, limits = [], [], []
     if not facts.ha_enabled:
         blocking.append("%s is not true in the server metadata"
                         % HA_METADATA_KEY)
     if facts.status not in ("ACTIVE",):
         blocking.append("server is %s (only running servers are monitored)"
                         % facts.status)
-    agent = facts.agent
-    has_channel, reason = channel_state(agent, facts.launched_at)
+    end, bad_pause = paused_until(facts.metadata, now)
+    if end is not None:
+        blocking.append("paused until %s" % iso(end))
+    elif bad_pause:
+        unknown.append(bad_pause)
+    has_channel, reason = channel_state(facts.agent, facts.launched_at,
+                                        facts.built_with)
     if has_channel is False:
-        blocking.append("%s lacks %s=%s (only the host's kernel "
-                        "heartbeat can find a hang)"
-                        % (agent.label(), AGENT_PROPERTY, AGENT_VALUE))
+        limits.append(reason)
     elif has_channel is None:
-        unknown.append(reason)
+        limits.append("agent hangs not known: " + reason)
+    if facts.host is None:
+        unknown.append(ADMIN_ONLY)
+    else:
+        _host_side(facts, blocking, unknown)
+    covers = [] if blocking else [DEATHS, KERNEL_HANGS] + (
+        [AGENT_HANGS] if has_channel else [])
+    if blocking:
+        return Verdict(NOT_PROTECTED, blocking + unknown, covers)
+    if unknown:
+        return Verdict(UNKNOWN, unknown + limits, covers)
+    return Verdict(PROTECTED, limits, covers)
+
+
+def _host_side(facts, blocking, unknown):
     if facts.masakari_error:
         unknown.append(facts.masakari_error)
-    elif facts.host is None:
-        unknown.append("compute host not visible (admin only)")
     elif facts.masakari_host is None:
         blocking.append("host %s is not in any failover segment"
                         % facts.host)
@@ -108,16 +188,34 @@ def assess(facts):
         if facts.masakari_host.segment_enabled is False:
             blocking.append("segment %s is disabled"
                             % facts.masakari_host.segment)
-    return blocking, unknown
+    if facts.monitor_error:
+        unknown.append(facts.monitor_error)
+        return
+    monitor = facts.monitor
+    if monitor is None:
+        blocking.append("no monitor seen on %s" % facts.host)
+        return
+    if not monitor.up:
+        blocking.append("no monitor seen on %s since %s" % (
+            facts.host, iso(monitor.last_seen)))
+        return
+    if monitor.mode == "shadow":
+        blocking.append("monitor on %s is in shadow mode" % facts.host)
+    if monitor.paused_until:
+        blocking.append("monitor on %s is paused until %s" % (
+            facts.host, iso(monitor.paused_until)))
+    if monitor.libvirt_connected is False:
+        blocking.append("monitor on %s has lost libvirt" % facts.host)
+    if monitor.overdue:
+        unknown.append("monitor on %s has overdue notifications"
+                       % facts.host)
+    if monitor.store_writable is False:
+        unknown.append("monitor on %s cannot write its state store"
+                       % facts.host)
 
 
-def verdict(facts):
-    blocking, unknown = assess(facts)
-    if blocking:
-        return "not protected: " + "; ".join(blocking)
-    if unknown:
-        return "unknown: " + "; ".join(unknown)
-    return PROTECTED
+def verdict(facts, now):
+    return assess(facts, now).state
 
 
 # -- enable / disable -----------------------------------------------------
@@ -127,60 +225,87 @@ class EnablePlan:
     set_metadata: bool
     set_agent: bool
     touch_agent: bool  # False with --no-image
+    # why the image is left alone unless --modify-shared-image says so
+    held_back: str | None = None
 
 
-def plan_enable(metadata, agent, touch_agent=True):
+def shared_reason(agent, project_id):
+    """Why changing this image would reach beyond the project, or None:
+    a public, shared or community image, or one another project owns.
+    A boot volume belongs to its server's project alone."""
+    if agent.kind != "image" or agent.error:
+        return None
+    if agent.visibility in ("public", "shared", "community"):
+        return "%s is %s" % (agent.label(), agent.visibility)
+    if agent.owner and project_id and agent.owner != project_id:
+        return "%s belongs to project %s" % (agent.label(), agent.owner)
+    return None
+
+
+def plan_enable(metadata, agent, touch_agent=True, project_id=None,
+                modify_shared=False):
+    missing = touch_agent and not agent.error and not agent.has_agent
+    held_back = shared_reason(agent, project_id) \
+        if missing and not modify_shared else None
     return EnablePlan(
         set_metadata=not is_true(metadata.get(HA_METADATA_KEY)),
-        set_agent=touch_agent and not agent.error and not agent.has_agent,
-        touch_agent=touch_agent)
+        set_agent=missing and held_back is None,
+        touch_agent=touch_agent, held_back=held_back)
 
 
-def channel_state(agent, launched_at):
+def channel_state(agent, launched_at, built_with=None):
     """Whether the running guest has the guest-agent channel: ``(True,
-    None)``, ``(False, None)`` (no property) or ``(None, reason)`` when
-    that cannot be known.
+    None)``, ``(False, why not)`` or ``(None, reason)`` when that cannot
+    be known.
 
-    Nova copies image properties into the instance when it is built or
-    rebuilt; a hard reboot regenerates the domain from that saved copy, so a
-    property added afterwards takes effect only after a rebuild.  Glance
-    moves an image's ``updated_at`` on every change, so an image changed
-    after the launch may have got the property since: not known.  (Cinder
-    does not move a volume's ``updated_at`` when its image metadata
-    changes: for a boot volume the comparison only sees other changes.)
+    Nova copies the image's properties into the instance when it is built
+    or rebuilt (a hard reboot regenerates the domain from that copy), and
+    from microversion 2.98 shows that copy (``built_with``): the fact
+    itself.  Older clouds only show the image as it is now; Glance moves
+    its ``updated_at`` on every change, so an image changed after the
+    launch may have got the property since: not known.  (Cinder does not
+    move a volume's ``updated_at`` when its image metadata changes: for a
+    boot volume the comparison only sees other changes.)
     """
+    if built_with is not None:
+        if is_true(built_with.get(AGENT_PROPERTY)):
+            return True, None
+        if agent.has_agent:
+            return False, ("built without %s=%s, which %s has now (rebuild "
+                           "the server for agent hangs)" % (
+                               AGENT_PROPERTY, AGENT_VALUE, agent.label()))
+        return False, ("no agent hangs: built without %s=%s"
+                       % (AGENT_PROPERTY, AGENT_VALUE))
     if agent.error:
         return None, agent.error
     if not agent.has_agent:
-        return False, None
+        return False, "no agent hangs: %s lacks %s=%s" % (
+            agent.label(), AGENT_PROPERTY, AGENT_VALUE)
     launched = _utc_seconds(launched_at)
     if launched is None:
-        return None, ("the server's launch time is %s, so whether its "
-                      "guest has the agent channel is not known" % (
-                          "unreadable (%r)" % launched_at if launched_at
-                          else "not shown"))
+        return None, ("the server's launch time is %s" % (
+            "unreadable (%r)" % launched_at if launched_at
+            else "not shown"))
     updated = _utc_seconds(agent.updated_at)
     if updated is None:
-        return None, ("%s shows no readable update time, so whether the "
-                      "guest has the agent channel is not known"
-                      % agent.label())
+        return None, "%s shows no readable update time" % agent.label()
     if updated > launched:
-        return None, ("%s changed after the server was launched, so the "
-                      "guest may lack the agent channel; rebuild the server "
-                      "to add it" % agent.label())
+        return None, ("%s changed after the server was launched (rebuild "
+                      "the server if it got %s since)" % (
+                          agent.label(), AGENT_PROPERTY))
     return True, None
 
 
-def agent_channel(agent, set_now, launched_at):
+def agent_channel(agent, set_now, launched_at, built_with=None):
     """The "Agent Channel" column of ``enable``: the same rule as the
     status verdict, worded for the change just made."""
     if set_now:
         return "no: rebuild the server to add the channel"
-    has_channel, reason = channel_state(agent, launched_at)
+    has_channel, reason = channel_state(agent, launched_at, built_with)
     if has_channel is None:
         return "unknown: " + reason
     if not has_channel:
-        return "no: %s lacks %s" % (agent.label(), AGENT_PROPERTY)
+        return "no: " + reason
     return "yes"
 
 

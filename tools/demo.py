@@ -199,7 +199,7 @@ def cloud_demo(workdir):
         seed = seed_mod.Seeder(cloud)
         seed.segment_with_host("compute-1")
         seed.compute_service("compute-2")
-        shared = seed.image({"os_distro": "debian"})
+        shared = seed.image({"os_distro": "debian"}, visibility="private")
         web = seed.server(shared.id, name="web-1", host="compute-1")
         seed.server(shared.id, name="db-1", host="compute-1")
         seed.server(shared.id, name="batch-1", host="compute-2",
@@ -214,8 +214,9 @@ def cloud_demo(workdir):
         run(yaml, "instanceha", "status", "--long")
         run(yaml, "instanceha", "disable", "db-1")
         run(yaml, "instanceha", "status", web["id"], "-f", "json")
-        say("a project member may not change the admin's image and "
-            "cannot see Masakari:")
+        say("a project member's enable leaves the admin's public image "
+            "alone and says so; the member sees the verdict it can check "
+            "and is told what only an admin sees:")
         other = seed.image({"os_distro": "ubuntu"})
         mine = seed.server(other.id, name="app-1", project="demo")
         run(yaml, "instanceha", "enable", mine["name"], os_cloud="demo")

@@ -8,7 +8,6 @@ import shutil
 import signal
 import sys
 import time
-import urllib.error
 from pathlib import Path
 
 from keystoneauth1 import exceptions as ksa_exc
@@ -112,9 +111,10 @@ class ShowMonitor(_Local, command.Lister):
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument(
-            "--endpoint", metavar="<url>",
-            help="Status endpoint of the running monitor (default: from "
-                 "the config's [status] section)")
+            "--control-socket", metavar="<path>",
+            help="Control socket of the running monitor (default: "
+                 "control.sock in the config's state_path); its status is "
+                 "for root and the monitor's user")
         return parser
 
     def take_action(self, parsed_args):
@@ -138,16 +138,20 @@ class ShowMonitor(_Local, command.Lister):
                 if opt.secret or opt.dest in SECRET:
                     value = "***" if value else value
                 rows.append((group, opt.dest, value, source))
-        rows.extend(self._live(conf, parsed_args.endpoint))
+        rows.extend(self._live(conf, parsed_args.control_socket))
         return constants.MONITOR_SHOW_COLUMNS, rows
 
     @staticmethod
-    def _live(conf, endpoint):
+    def _live(conf, socket_path):
+        url = socket_path or str(monitor_cmd.control_socket(conf))
         try:
-            url = endpoint or monitor_cmd.status_url(conf)
             state = monitor_cmd.fetch_status(url, timeout=5)
-        except (OSError, ValueError, urllib.error.URLError) as exc:
-            return [("live", "monitor", "not answering (%s)" % exc, "-")]
+        except PermissionError as exc:
+            return [("live", "monitor", "not readable: %s (run as root)" % (
+                exc.strerror or exc), url)]
+        except (OSError, ValueError) as exc:
+            return [("live", "monitor", "not answering (%s)" % (
+                exc.strerror or exc), "-")]
         rows = [("live", "monitor", "running, pid %s" % state["pid"], url),
                 ("live", "libvirt", "connected" if state["libvirt"][
                     "connected"] else "DISCONNECTED: %s" % state["libvirt"][
@@ -221,7 +225,8 @@ class SetMonitor(_Local, command.Command):
 
 
 def _status(conf):
-    return monitor_cmd.fetch_status(monitor_cmd.status_url(conf), timeout=5)
+    return monitor_cmd.fetch_status(monitor_cmd.control_socket(conf),
+                                    timeout=5)
 
 
 def _reload_running(conf, changes, wait=5.0):
@@ -229,7 +234,7 @@ def _reload_running(conf, changes, wait=5.0):
     took the new values (its status shows the settings in use)."""
     try:
         pid = _status(conf)["pid"]
-    except (OSError, ValueError, KeyError, urllib.error.URLError):
+    except (OSError, ValueError, KeyError):
         return ("No monitor answers for this config: the new values apply "
                 "when it starts.")
     try:  # the pid of another PID namespace (a container) is not ours
@@ -248,7 +253,7 @@ def _reload_running(conf, changes, wait=5.0):
     while time.monotonic() < deadline:
         try:
             settings = _status(conf).get("settings", {})
-        except (OSError, ValueError, urllib.error.URLError):
+        except (OSError, ValueError):
             settings = {}
         if all(settings.get(name) == value for name, value in
                changes.items()):

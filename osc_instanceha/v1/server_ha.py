@@ -70,19 +70,29 @@ class EnableServerHA(_ServerBatch):
     """Protect servers: set HA_Enabled=True and hw_qemu_guest_agent=yes.
 
     The guest-agent property goes on the server's image, or on the boot
-    volume's image metadata for a server booted from volume.  Nova reads it
-    when it builds the guest, so a running server gets the agent channel only
-    after a rebuild; the "Agent Channel" column says so.
+    volume's image metadata for a server booted from volume.  An image
+    that is public, shared, community or another project's is left alone
+    (the row says what would change) unless --modify-shared-image is given:
+    the property reaches every server later built from it.  Nova reads it
+    when it builds the guest, so a running server gets the agent channel
+    only after a rebuild; the "Agent Channel" column says so.
     """
 
     columns = constants.ENABLE_COLUMNS
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument(
+        image = parser.add_mutually_exclusive_group()
+        image.add_argument(
             "--no-image", action="store_true",
             help="Only set the server metadata; leave the image or boot "
-                 "volume alone (e.g. an image you do not own)")
+                 "volume alone")
+        image.add_argument(
+            "--modify-shared-image", action="store_true",
+            help="Also set %s=%s on an image that is public, shared, "
+                 "community or owned by another project (it applies to "
+                 "every server later built from it)" % (
+                     protection.AGENT_PROPERTY, protection.AGENT_VALUE))
         return parser
 
     def process(self, conn, server, args):
@@ -91,23 +101,34 @@ class EnableServerHA(_ServerBatch):
         except sdk_exc.SDKException as exc:
             return self._failure_row(server.id, server.name, _api_error(
                 exc, "cannot read the image or boot volume"))
-        plan = protection.plan_enable(server.metadata or {}, source,
-                                      touch_agent=not args.no_image)
+        plan = protection.plan_enable(
+            server.metadata or {}, source, touch_agent=not args.no_image,
+            project_id=getattr(conn, "current_project_id", None),
+            modify_shared=args.modify_shared_image)
         verb = "would set" if args.dry_run else "set"
         if not plan.touch_agent:
             agent_note = "skipped (--no-image)"
         elif source.error:
             agent_note = "unknown: " + source.error
+        elif plan.held_back:
+            agent_note = ("not changed: %s; --modify-shared-image would set "
+                          "%s=%s on it" % (plan.held_back,
+                                           protection.AGENT_PROPERTY,
+                                           protection.AGENT_VALUE))
         elif plan.set_agent:
             agent_note = "%s on %s" % (verb, source.label())
         else:
             agent_note = "already on %s" % source.label()
-        ha_note = verb if plan.set_metadata else "already set"
-        channel = protection.agent_channel(
-            source, plan.set_agent, server.launched_at)
+        values = {"id": server.id, "name": server.name,
+                  "ha_enabled": verb if plan.set_metadata else "already set",
+                  "guest_agent_property": agent_note,
+                  "agent_channel": protection.agent_channel(
+                      source, plan.set_agent, server.launched_at,
+                      cloud.built_with(server)),
+                  "result": "ok"}
         if args.dry_run:
-            return (server.id, server.name, ha_note, agent_note, channel,
-                    "dry run: nothing changed")
+            values["result"] = "dry run: nothing changed"
+            return constants.row(values, self.columns)
         if plan.touch_agent and source.error:
             return self._failure_row(
                 server.id, server.name, source.error +
@@ -132,7 +153,7 @@ class EnableServerHA(_ServerBatch):
                 return self._failure_row(server.id, server.name, _api_error(
                     exc, "cannot set %s" % protection.HA_METADATA_KEY),
                     **{"Guest Agent Property": agent_note})
-        return (server.id, server.name, ha_note, agent_note, channel, "ok")
+        return constants.row(values, self.columns)
 
 
 class DisableServerHA(_ServerBatch):

@@ -1,5 +1,7 @@
 """``openstack instanceha status``: is each server really protected?"""
 import logging
+import os
+import time
 
 from keystoneauth1 import exceptions as ksa_exc
 from openstack import exceptions as sdk_exc
@@ -7,18 +9,42 @@ from osc_lib.command import command
 from osc_lib import exceptions
 
 from osc_instanceha import cloud
+from osc_instanceha import fleet
+from osc_instanceha import prometheus
 from osc_instanceha import protection
 from osc_instanceha.v1 import constants
 
 LOG = logging.getLogger(__name__)
 
 
-class ShowStatus(command.Lister):
-    """Show, per server, whether instance HA really protects it and why not.
+def cloud_config(app):
+    """The cloud's clouds.yaml entry as a dict (its extra keys too)."""
+    options = getattr(app.client_manager, "_cli_options", None)
+    config = getattr(options, "config", None)
+    return config if isinstance(config, dict) else {}
 
-    The request count does not grow with the number of servers: servers are
-    listed once, images fetched in bulk, Masakari segments and hosts listed
-    once, recent notifications listed once.
+
+def prometheus_client(app, parsed_args):
+    """A Prometheus client from the options, the environment or
+    clouds.yaml; None when no URL is known."""
+    try:
+        found = prometheus.settings(parsed_args, os.environ,
+                                    cloud_config(app))
+    except ValueError as exc:
+        raise exceptions.CommandError(str(exc)) from None
+    return None if found is None else prometheus.Client(found)
+
+
+class ShowStatus(command.Lister):
+    """Show, per server, whether instance HA really protects it, from what,
+    and why not.
+
+    The verdict is "protected", "not protected" or "unknown"; "Reasons"
+    says why, and what could not be checked.  The host side (the host's
+    monitor is running, in enforce mode, not paused, connected to libvirt,
+    its notifications not overdue) is read from Prometheus: without a
+    Prometheus URL no server is "protected".  The request count does not
+    grow with the number of servers.
     """
 
     def get_parser(self, prog_name):
@@ -39,8 +65,9 @@ class ShowStatus(command.Lister):
                  % protection.MAX_SINCE_HOURS)
         parser.add_argument(
             "--long", action="store_true",
-            help="Also show the agent source, segment, maintenance state "
-                 "and last notification")
+            help="Also show the agent channel and its source, segment, "
+                 "maintenance state, monitor, pause and last notification")
+        prometheus.add_arguments(parser)
         return parser
 
     def take_action(self, parsed_args):
@@ -48,12 +75,15 @@ class ShowStatus(command.Lister):
             parsed_args.since = protection.parse_since(parsed_args.since)
         except ValueError as exc:
             raise exceptions.CommandError(str(exc)) from None
+        monitors = prometheus_client(self.app, parsed_args)
         conn = self.app.client_manager.instanceha
         servers = self._servers(conn, parsed_args)
-        facts = self._facts(conn, servers, parsed_args)
+        facts = self._facts(conn, servers, parsed_args, monitors)
+        now = time.time()
         columns = (constants.STATUS_LONG_COLUMNS if parsed_args.long
                    else constants.STATUS_COLUMNS)
-        return columns, [self._row(f, columns) for f in facts]
+        return columns, [constants.row(self._values(f, now), columns)
+                         for f in facts]
 
     def _servers(self, conn, args):
         if not args.servers:
@@ -71,7 +101,7 @@ class ShowStatus(command.Lister):
                 raise exceptions.CommandError(str(exc)) from None
         return servers
 
-    def _facts(self, conn, servers, args):
+    def _facts(self, conn, servers, args, monitors):
         image_ids = {cloud.image_id(s) for s in servers} - {None}
         images = cloud.images_by_id(conn.image, image_ids) \
             if image_ids else {}
@@ -84,24 +114,37 @@ class ShowStatus(command.Lister):
                 LOG.warning("cannot list volumes: %s",
                             cloud.describe_sdk_error(exc))
                 volumes = {}
+        # A project member sees no host: Masakari and the monitors are
+        # the admin's side, not asked for (ADMIN_ONLY says so).
+        hosts_seen = any(s.compute_host for s in servers)
         masakari_error = None
         hosts, notifications = {}, {}
-        try:
-            hosts = cloud.masakari_hosts(conn.instance_ha)
-            notifications = cloud.last_notifications(conn.instance_ha,
-                                                     args.since)
-        except sdk_exc.ForbiddenException as exc:
-            masakari_error = "Masakari refused the query (%s)" % \
-                cloud.describe_sdk_error(exc)
-        except (sdk_exc.SDKException, ksa_exc.ClientException) as exc:
-            masakari_error = "Masakari unreachable: %s" % \
-                cloud.describe_sdk_error(exc)
+        if hosts_seen:
+            try:
+                hosts = cloud.masakari_hosts(conn.instance_ha)
+                notifications = cloud.last_notifications(conn.instance_ha,
+                                                         args.since)
+            except sdk_exc.ForbiddenException as exc:
+                masakari_error = "Masakari refused the query (%s)" % \
+                    cloud.describe_sdk_error(exc)
+            except (sdk_exc.SDKException, ksa_exc.ClientException) as exc:
+                masakari_error = "Masakari unreachable: %s" % \
+                    cloud.describe_sdk_error(exc)
+        states, monitor_error = {}, None
+        if monitors is None:
+            monitor_error = prometheus.NOT_CHECKED
+        elif hosts_seen:
+            try:
+                states = prometheus.monitor_states(monitors)
+            except prometheus.PrometheusError as exc:
+                monitor_error = "host side not checked: %s" % exc
         return [self._server_facts(s, images, volumes, hosts, notifications,
-                                   masakari_error) for s in servers]
+                                   masakari_error, states, monitor_error)
+                for s in servers]
 
     @staticmethod
     def _server_facts(server, images, volumes, hosts, notifications,
-                      masakari_error):
+                      masakari_error, states, monitor_error):
         image = cloud.image_id(server)
         if image:
             source = (cloud.image_source(images[image]) if image in images
@@ -122,27 +165,40 @@ class ShowStatus(command.Lister):
             agent=source, masakari_host=hosts.get(server.compute_host),
             masakari_error=masakari_error,
             last_notification=notifications.get(server.id),
-            launched_at=server.launched_at)
+            launched_at=server.launched_at,
+            built_with=cloud.built_with(server),
+            monitor=states.get(server.compute_host),
+            monitor_error=monitor_error)
 
     @staticmethod
-    def _row(facts, columns):
+    def _values(facts, now):
+        """Every column's value by name: the one place rows are built."""
         masakari_host = facts.masakari_host
         notification = facts.last_notification or {}
-        values = {
-            "ID": facts.id,
-            "Name": facts.name,
-            "Status": facts.status,
-            "Host": facts.host,
-            "HA Enabled": facts.ha_enabled,
-            "Guest Agent": facts.agent.has_agent,
-            "Agent Source": facts.agent.label(),
-            "Segment": masakari_host.segment if masakari_host else None,
-            "On Maintenance": (masakari_host.on_maintenance
+        verdict = protection.assess(facts, now)
+        channel, _ = protection.channel_state(
+            facts.agent, facts.launched_at, facts.built_with)
+        paused, _ = protection.paused_until(facts.metadata, now)
+        monitor = None
+        if facts.host is not None and not facts.monitor_error:
+            monitor = fleet.monitor_column(facts.monitor)
+        return {
+            "id": facts.id,
+            "name": facts.name,
+            "status": facts.status,
+            "host": facts.host,
+            "ha_enabled": facts.ha_enabled,
+            "agent_channel": channel,
+            "agent_source": facts.agent.label(),
+            "segment": masakari_host.segment if masakari_host else None,
+            "on_maintenance": (masakari_host.on_maintenance
                                if masakari_host else None),
-            "Last Notification": protection.notification_summary(
+            "monitor": monitor,
+            "paused_until": protection.iso(paused) if paused else None,
+            "last_notification": protection.notification_summary(
                 facts.last_notification),
-            "Notification Status": notification.get("status"),
-            "Verdict": protection.verdict(facts),
+            "notification_status": notification.get("status"),
+            "verdict": verdict.state,
+            "protects_against": verdict.covers,
+            "reasons": verdict.reasons,
         }
-        return tuple(values[c] for c in columns)
-

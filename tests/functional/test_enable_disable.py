@@ -24,7 +24,8 @@ def test_help_lists_the_commands(cli):
 
 
 def test_enable_sets_flag_and_property_and_keeps_the_rest(cli, seed):
-    image = seed.image({"foo": "bar", "os_distro": "debian"})
+    image = seed.image({"foo": "bar", "os_distro": "debian"},
+                       visibility="private")
     server = seed.server(image.id, metadata={"owner": "team-a"})
 
     rows = cli.json("instanceha", "enable", server["name"])
@@ -64,7 +65,7 @@ def test_agent_channel_is_yes_when_image_predates_boot(cli, seed):
 
 
 def test_dry_run_changes_nothing(cli, seed):
-    image = seed.image({"foo": "bar"})
+    image = seed.image({"foo": "bar"}, visibility="private")
     server = seed.server(image.id)
 
     rows = cli.json("instanceha", "enable", "--dry-run", server["id"])
@@ -140,15 +141,27 @@ def test_boot_from_volume_sets_volume_image_metadata(cli, seed):
     assert server_properties(cli, server["id"]) == {"HA_Enabled": "True"}
 
 
-def test_non_owner_of_image_gets_a_clear_error_and_no_half_change(cli, seed):
-    """A project member cannot modify the admin's public image (real
-    Glance policy, real Keystone token): nothing is changed, the error names
-    the server and the two ways out; --no-image then succeeds."""
-    image = seed.image({"foo": "bar"})  # owned by the admin project
+def test_a_shared_image_is_left_alone_unless_asked(cli, seed):
+    """Issue 20: enable set the property on a public image of another
+    project by default.  Now the row says what it would change; asked with
+    --modify-shared-image, a project member meets Glance's refusal (real
+    policy, real Keystone token) and nothing is changed half-way."""
+    image = seed.image({"foo": "bar"})  # public, owned by the admin project
     server = seed.server(image.id, project="demo")
 
-    result = cli.run("instanceha", "enable", server["id"], "-f", "json",
-                     os_cloud="demo", check=False)
+    rows = cli.json("instanceha", "enable", server["id"], os_cloud="demo")
+
+    assert (rows[0]["HA_Enabled"], rows[0]["Guest Agent Property"],
+            rows[0]["Result"]) == (
+        "set", "not changed: image %s is public; --modify-shared-image "
+        "would set hw_qemu_guest_agent=yes on it" % image.name, "ok")
+    assert "hw_qemu_guest_agent" not in image_properties(cli, image.id)
+    assert server_properties(cli, server["id"], os_cloud="demo") == {
+        "HA_Enabled": "True"}
+
+    other = seed.server(image.id, project="demo")
+    result = cli.run("instanceha", "enable", "--modify-shared-image",
+                     other["id"], "-f", "json", os_cloud="demo", check=False)
 
     assert result.returncode == 1
     assert "1 of 1 servers failed" in result.stderr
@@ -157,17 +170,8 @@ def test_non_owner_of_image_gets_a_clear_error_and_no_half_change(cli, seed):
     assert "may not modify image %s: HTTP 403" % image.name in row["Result"]
     assert "ask its owner to set hw_qemu_guest_agent=yes, or use --no-image" \
         in row["Result"]
-    assert server_properties(cli, server["id"], os_cloud="demo") == {}
+    assert server_properties(cli, other["id"], os_cloud="demo") == {}
     assert "hw_qemu_guest_agent" not in image_properties(cli, image.id)
-
-    rows = cli.json("instanceha", "enable", "--no-image", server["id"],
-                    os_cloud="demo")
-
-    assert rows[0]["Guest Agent Property"] == "skipped (--no-image)"
-    assert rows[0]["Agent Channel"] == \
-        "no: image %s lacks hw_qemu_guest_agent" % image.name
-    assert server_properties(cli, server["id"], os_cloud="demo") == {
-        "HA_Enabled": "True"}
 
 
 def test_other_projects_server_is_not_found_for_a_member(cli, seed):

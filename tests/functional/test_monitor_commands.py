@@ -41,7 +41,8 @@ def test_show_includes_the_running_monitors_state(cli, tmp_path,
     monitor = harness.RunningMonitor(harness.load_conf(conf))
     try:
         rows = cli.json("instanceha", "monitor", "show", "--config-file",
-                        str(conf), "--endpoint", monitor.monitor.status_url)
+                        str(conf), "--control-socket", str(
+                            monitor.monitor.store.path / "control.sock"))
     finally:
         monitor.stop()
     live = {r["Option"]: r["Value"] for r in rows if r["Section"] == "live"}
@@ -105,8 +106,8 @@ def test_check_passes_for_a_registered_host_and_fails_otherwise(
 
 def test_help_lists_the_monitor_commands(cli):
     out = cli.run("help", "instanceha").stdout
-    for name in ("monitor show", "monitor set", "monitor check",
-                 "monitor start"):
+    for name in ("monitor list", "monitor show", "monitor set",
+                 "monitor check", "monitor start"):
         assert "instanceha " + name in out
     missing = cli.run("instanceha", "monitor", "show", "--config-file",
                       "/nonexistent.conf", check=False)

@@ -14,6 +14,8 @@ import pytest
 from openstack import exceptions as sdk_exc
 
 from monitor import nova_recovery
+from osc_instanceha.prometheus import NOT_CHECKED
+from osc_instanceha.protection import ADMIN_ONLY
 from tests import monitor_harness as harness
 from tests.functional.test_monitor_masakari import MONITOR
 from tests.functional.test_monitor_masakari import monitor_conf
@@ -110,14 +112,17 @@ def test_boot_with_nic_none_from_ami_images(nova_cli, nova_seed, ami,
     assert stored.hw_qemu_guest_agent == "yes"
 
 
-def test_enable_then_rebuild_makes_the_server_protected(
+def test_enable_then_rebuild_gives_the_guest_the_agent_channel(
         nova_cli, nova_seed, ami, flavor, segment):
+    """Nova 34 shows the properties the instance was built with (2.98):
+    before the rebuild it was built without the agent property, after it
+    with it; the image's own update time plays no part."""
     image = ami(agent=False)
     server = boot(nova_seed, image, flavor, project="demo")
     launched = nova_seed.admin.compute.get_server(server["id"]).launched_at
 
     enabled, = nova_cli.json("instanceha", "enable", "--all-projects",
-                             server["id"])
+                             "--modify-shared-image", server["id"])
     before = status_row(nova_cli, server["id"])
     demo_view = status_row(nova_cli, server["id"], os_cloud="demo")
     time.sleep(1)  # Nova and Glance keep whole seconds
@@ -131,16 +136,18 @@ def test_enable_then_rebuild_makes_the_server_protected(
         "Guest Agent Property": "set on image %s" % image.name,
         "Agent Channel": "no: rebuild the server to add the channel",
         "Result": "ok"}
-    assert (before["Status"], before["Host"], before["HA Enabled"],
-            before["Guest Agent"], before["Segment"]) == (
-                "ACTIVE", HOST, True, True, segment.name)
-    assert before["Verdict"] == (
-        "unknown: image %s changed after the server was launched, so the "
-        "guest may lack the agent channel; rebuild the server to add it"
-        % image.name)
+    assert (before["Status"], before["Host"], before["HA_Enabled"],
+            before["Agent Channel"], before["Segment"]) == (
+                "ACTIVE", HOST, True, False, segment.name)
+    assert before["Reasons"] == [
+        NOT_CHECKED, "built without hw_qemu_guest_agent=yes, which image "
+        "%s has now (rebuild the server for agent hangs)" % image.name]
+    assert before["Protects Against"] == ["deaths", "kernel hangs"]
     assert demo_view["Host"] is None  # admin only, in real Nova too
+    assert demo_view["Reasons"][0] == ADMIN_ONLY
     assert rebuilt.launched_at > launched
-    assert after["Verdict"] == "protected"
+    assert after["Agent Channel"] is True
+    assert (after["Verdict"], after["Reasons"]) == ("unknown", [NOT_CHECKED])
 
 
 def test_member_with_all_projects_gets_novas_refusal(nova_cli):
@@ -168,11 +175,14 @@ def test_stop_and_start_show_in_the_verdict(nova_cli, nova_seed, ami,
     started_server = wait_status(nova_seed, server["id"], "ACTIVE")
     started = status_row(nova_cli, server["id"])
 
-    assert running["Verdict"] == "protected"
+    assert (running["Verdict"], running["Agent Channel"]) == ("unknown",
+                                                              True)
     assert stopped_server.power_state == 4
-    assert stopped["Verdict"] == "not protected: server is SHUTOFF (only " \
-        "running servers are monitored)"
-    assert started["Verdict"] == "protected"
+    assert (stopped["Verdict"], stopped["Reasons"]) == ("not protected", [
+        "server is SHUTOFF (only running servers are monitored)",
+        NOT_CHECKED])
+    assert (started["Verdict"], started["Reasons"]) == ("unknown",
+                                                        [NOT_CHECKED])
     # Nova moves launched_at on a rebuild only: not on stop and start
     assert started_server.launched_at == launched
     assert nova_seed.actions(server["id"]) == ["create", "stop", "start"]
@@ -251,7 +261,7 @@ def test_monitor_to_masakari_to_real_nova(tmp_path, nova_cloud, nova_cli,
     assert nova_seed.actions(server["id"]) == ["create", "stop", "start"]
     assert row["Last Notification"].startswith("LIFECYCLE/STOPPED_FAILED "
                                                "finished at ")
-    assert row["Verdict"] == "protected"
+    assert (row["Verdict"], row["Reasons"]) == ("unknown", [NOT_CHECKED])
 
 
 def test_check_finds_the_real_compute_service(tmp_path, nova_cloud):

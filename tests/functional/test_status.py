@@ -3,6 +3,8 @@ Masakari, Glance and Keystone."""
 import json
 import re
 
+from osc_instanceha.prometheus import NOT_CHECKED
+
 
 def status(cli, *args, **kwargs):
     return {row["Name"]: row for row in
@@ -35,30 +37,40 @@ def test_verdicts_name_every_reason(cli, seed):
 
     rows = status(cli, *names)
 
-    verdicts = {names[name]: row["Verdict"] for name, row in rows.items()}
+    verdicts = {names[name]: (row["Verdict"], row["Reasons"])
+                for name, row in rows.items()}
+    # no Prometheus URL: the host side is not checked, so nothing is
+    # "protected" and every row says so
     assert verdicts == {
-        "protected": "protected",
-        "flag-off": "not protected: HA_Enabled is not true in the server "
-                    "metadata",
-        "no-agent": "not protected: image %s lacks hw_qemu_guest_agent=yes "
-                    "(only the host's kernel heartbeat can find a hang)"
-                    % bare.name,
-        "maintenance": "not protected: host %s is on maintenance"
-                       % maint_host,
-        "segment-off": "not protected: segment %s is disabled"
-                       % rows[servers["segment-off"]["name"]]["Segment"],
-        "no-segment": "not protected: host %s is not in any failover "
-                      "segment" % lone_host,
-        "stopped": "not protected: server is SHUTOFF (only running servers "
-                   "are monitored)",
-        "bfv": "protected",
+        "protected": ("unknown", [NOT_CHECKED]),
+        "flag-off": ("not protected", [
+            "HA_Enabled is not true in the server metadata", NOT_CHECKED]),
+        "no-agent": ("unknown", [
+            NOT_CHECKED, "no agent hangs: image %s lacks "
+            "hw_qemu_guest_agent=yes" % bare.name]),
+        "maintenance": ("not protected", [
+            "host %s is on maintenance" % maint_host, NOT_CHECKED]),
+        "segment-off": ("not protected", [
+            "segment %s is disabled" % rows[servers["segment-off"][
+                "name"]]["Segment"], NOT_CHECKED]),
+        "no-segment": ("not protected", [
+            "host %s is not in any failover segment" % lone_host,
+            NOT_CHECKED]),
+        "stopped": ("not protected", [
+            "server is SHUTOFF (only running servers are monitored)",
+            NOT_CHECKED]),
+        "bfv": ("unknown", [NOT_CHECKED]),
     }
     protected = rows[servers["protected"]["name"]]
-    assert protected["HA Enabled"] is True
-    assert protected["Guest Agent"] is True
+    assert protected["HA_Enabled"] is True
+    assert protected["Agent Channel"] is True
+    assert protected["Protects Against"] == ["deaths", "kernel hangs",
+                                             "agent hangs"]
     assert protected["On Maintenance"] is False
     assert protected["Host"] == good_host
-    assert rows[servers["no-agent"]["name"]]["Guest Agent"] is False
+    assert rows[servers["no-agent"]["name"]]["Agent Channel"] is False
+    assert rows[servers["no-agent"]["name"]]["Protects Against"] == [
+        "deaths", "kernel hangs"]
     assert rows[servers["no-segment"]["name"]]["Segment"] is None
     assert rows[servers["bfv"]["name"]]["Agent Source"].startswith("volume ")
 
@@ -87,9 +99,11 @@ def test_json_output_is_real_json(cli, seed):
     out = cli.run("instanceha", "status", server["id"], "-f", "json").stdout
 
     rows = json.loads(out)
-    assert list(rows[0]) == ["ID", "Name", "Host", "HA Enabled",
-                             "Guest Agent", "Verdict"]
-    assert rows[0]["HA Enabled"] is False and rows[0]["Guest Agent"] is False
+    assert list(rows[0]) == ["ID", "Name", "Host", "HA_Enabled", "Verdict",
+                             "Protects Against", "Reasons"]
+    assert rows[0]["HA_Enabled"] is False
+    assert rows[0]["Reasons"][0] == \
+        "HA_Enabled is not true in the server metadata"
 
 
 def test_unknown_server_is_a_clear_error(cli):
@@ -109,8 +123,9 @@ def test_member_sees_what_it_cannot_know(cli, seed):
     row = status(cli, server["id"], os_cloud="demo")[server["name"]]
 
     assert row["Host"] is None
-    assert row["Verdict"].startswith("unknown: Masakari refused the query "
-                                      "(HTTP 403")
+    assert (row["Verdict"], row["Reasons"]) == ("unknown", [
+        "only an admin sees the compute host, its failover segment and its "
+        "monitor"])
 
 
 def test_member_with_all_projects_gets_novas_refusal(cli, seed):
@@ -137,7 +152,8 @@ def test_masakari_down_is_reported_not_hidden(cli, seed, local_cloud):
     finally:
         local_cloud.start_masakari()
 
-    assert row["Verdict"].startswith("unknown: Masakari unreachable: ")
+    assert row["Verdict"] == "unknown"
+    assert row["Reasons"][0].startswith("Masakari unreachable: ")
 
 
 def _request_urls(cli, *args):
@@ -158,23 +174,25 @@ def test_request_count_does_not_grow_with_servers(cli, seed):
                         metadata={"HA_Enabled": "True"})
         requests, rows = _request_urls(cli, "--host", host)
         assert len(rows) == size
-        assert sum(r["Verdict"] == "protected" for r in rows) == size // 2
+        assert sum("no agent hangs: " in " ".join(r["Reasons"])
+                   for r in rows) == size // 2
         counts[size] = requests
     print("status requests: 10 servers -> %d, 200 servers -> %d"
           % (len(counts[10]), len(counts[200])))
     assert len(counts[200]) == len(counts[10])
 
 
-STALE = ("unknown: image %s changed after the server was launched, so the "
-         "guest may lack the agent channel; rebuild the server to add it")
+STALE = ("agent hangs not known: image %s changed after the server was "
+         "launched (rebuild the server if it got hw_qemu_guest_agent since)")
 
 
 def test_property_added_after_the_launch_needs_a_rebuild(cli, seed):
-    """enable says "rebuild the server to add the channel"; status agrees
-    until the server is rebuilt (a hard reboot does not do it)."""
+    """Without Nova 2.98: enable says "rebuild the server to add the
+    channel"; status agrees until the server is rebuilt (a hard reboot
+    does not do it)."""
     host = seed.unique("cmp")
     seed.segment_with_host(host)
-    image = seed.image()
+    image = seed.image(visibility="private")  # the project's own
     server = seed.server(image.id, host=host,
                          launched_at="2020-01-01T00:00:00.000000")
 
@@ -184,9 +202,30 @@ def test_property_added_after_the_launch_needs_a_rebuild(cli, seed):
     cli.run("server", "rebuild", "--image", image.id, server["id"])
     after = status(cli, server["id"])[server["name"]]
 
-    assert before["Verdict"] == STALE % image.name
-    assert before["Guest Agent"] is True
-    assert after["Verdict"] == "protected"
+    assert before["Agent Channel"] is None
+    assert before["Reasons"] == [NOT_CHECKED, STALE % image.name]
+    assert after["Agent Channel"] is True
+    assert after["Reasons"] == [NOT_CHECKED]
+
+
+def test_with_2_98_a_later_edit_of_the_image_changes_nothing(cli, seed):
+    """Issue 20: any edit of an image after the launch (the operator
+    guide's own os_shutdown_timeout) turned every server of it into
+    "unknown ... rebuild".  With 2.98 the properties the instance was built
+    with decide."""
+    host = seed.unique("cmp")
+    seed.segment_with_host(host)
+    image = seed.image({"hw_qemu_guest_agent": "yes"})
+    server = seed.server(image.id, host=host, metadata={"HA_Enabled": "1"},
+                         launched_at="2020-01-01T00:00:00.000000")
+    seed.admin.image.update_image(image.id, os_shutdown_timeout="120")
+    seed.max_microversion("2.98")
+    try:
+        row = status(cli, server["id"])[server["name"]]
+    finally:
+        seed.max_microversion("2.96")
+    assert row["Agent Channel"] is True
+    assert row["Reasons"] == [NOT_CHECKED]
 
 
 def test_since_must_be_a_positive_finite_number_of_hours(cli):

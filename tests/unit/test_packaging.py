@@ -22,7 +22,7 @@ IMPORTS = {
     "prometheus_client": "prometheus-client", "openstack": "openstacksdk",
     "keystoneauth1": "keystoneauth1", "osc_lib": "osc-lib",
     "cliff": "cliff", "oslo_config": "oslo.config", "oslo_log": "oslo.log",
-    "oslo_utils": "oslo.utils",
+    "oslo_utils": "oslo.utils", "requests": "requests",
 }
 OWN = {"monitor", "osc_instanceha"}
 

@@ -48,8 +48,22 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_LIMIT = 1000  # Nova's default [api] max_limit
+# The emulator's default; a test raises it to 2.98 (PUT
+# /_emulator/max_microversion), from which Nova shows the image properties
+# an instance was built with in ``image.properties`` (the standard image
+# properties Nova copied into the instance's system metadata at build).
 COMPUTE_MAX_MICROVERSION = "2.96"
+EMBEDDED_IMAGE_PROPERTIES = (2, 98)
 VOLUME_MAX_MICROVERSION = "3.70"
+
+
+def _version(text):
+    """"2.98" -> (2, 98); HTTPError 400 when it is not a version."""
+    try:
+        major, minor = str(text).strip().split(".")
+        return int(major), int(minor)
+    except ValueError:
+        raise HTTPError(400, "Invalid API version %r" % text) from None
 
 
 def _now():
@@ -153,6 +167,7 @@ class Cloud:
         self.volumes = {}
         self.services = {}
         self.requests = []
+        self.max_microversion = COMPUTE_MAX_MICROVERSION
 
     # -- seeding -------------------------------------------------------
     def add_service(self, host, status="enabled", state="up"):
@@ -203,19 +218,26 @@ class Cloud:
             "created": _now(),
             "updated": _now(),
             "launched_at": spec.get("launched_at", _now()),
+            # what Nova copied from the image at build (seed.py passes the
+            # Glance image's hw_qemu_guest_agent)
+            "image_properties": dict(spec.get("image_properties", {})),
         }
         return self.servers[server_id]
 
     # -- views ---------------------------------------------------------
-    def server_view(self, server, caller):
+    def server_view(self, server, caller, version=(2, 1)):
         status = {"active": "ACTIVE", "stopped": "SHUTOFF",
                   "error": "ERROR", "paused": "PAUSED"}[server["vm_state"]]
+        image = ""
+        if server["image_id"]:  # boot from volume: "" as in Nova
+            image = {"id": server["image_id"], "links": []}
+            if version >= EMBEDDED_IMAGE_PROPERTIES:
+                image["properties"] = dict(server["image_properties"])
         view = {
             "id": server["id"], "name": server["name"], "status": status,
             "tenant_id": server["project_id"], "user_id": server["user_id"],
             "metadata": dict(server["metadata"]),
-            "image": ({"id": server["image_id"], "links": []}
-                      if server["image_id"] else ""),
+            "image": image,
             "flavor": {"original_name": "m1.tiny", "vcpus": 1, "ram": 128,
                        "disk": 1, "ephemeral": 0, "swap": 0,
                        "extra_specs": {}},
@@ -327,6 +349,25 @@ class Handler(BaseHTTPRequestHandler):
     def caller(self):
         return self.validator.caller(self.headers.get("X-Auth-Token"))
 
+    def microversion(self):
+        """The compute microversion asked for (Nova's headers), refused
+        with 406 beyond the emulator's maximum as Nova does."""
+        text = self.headers.get("X-OpenStack-Nova-API-Version")
+        header = self.headers.get("OpenStack-API-Version", "")
+        if header.startswith("compute "):
+            text = header.split(None, 1)[1]
+        if not text:
+            return (2, 1)
+        maximum = _version(self.cloud.max_microversion)
+        if text.strip() == "latest":
+            return maximum
+        asked = _version(text)
+        if asked > maximum:
+            raise HTTPError(406, "Version %s is not supported by the API. "
+                            "Minimum is 2.1 and maximum is %s." % (
+                                text, self.cloud.max_microversion))
+        return asked
+
     # -- version documents --------------------------------------------
     def compute_versions(self, match, query):
         return {"versions": [self._compute_version()]}
@@ -337,7 +378,8 @@ class Handler(BaseHTTPRequestHandler):
     def _compute_version(self):
         base = "http://%s/compute/v2.1/" % self.headers.get("Host")
         return {"id": "v2.1", "status": "CURRENT",
-                "version": COMPUTE_MAX_MICROVERSION, "min_version": "2.1",
+                "version": self.cloud.max_microversion,
+                "min_version": "2.1",
                 "updated": "2013-07-23T11:33:21Z",
                 "links": [{"rel": "self", "href": base}]}
 
@@ -393,7 +435,8 @@ class Handler(BaseHTTPRequestHandler):
                 selected = selected[ids.index(query["marker"]) + 1:]
             limit = min(int(query.get("limit", MAX_LIMIT)), MAX_LIMIT)
             page = selected[:limit]
-            views = [self.cloud.server_view(s, caller) if detail else
+            version = self.microversion()
+            views = [self.cloud.server_view(s, caller, version) if detail else
                      {"id": s["id"], "name": s["name"], "links": []}
                      for s in page]
         body = {"servers": views}
@@ -408,9 +451,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def show_server(self, match, query):
         caller = self.caller()
+        version = self.microversion()
         with self.cloud.lock:
             server = self.cloud.get_server(match.group("id"), caller)
-            return {"server": self.cloud.server_view(server, caller)}
+            return {"server": self.cloud.server_view(server, caller,
+                                                     version)}
 
     def show_metadata(self, match, query):
         caller = self.caller()
@@ -573,8 +618,16 @@ class Handler(BaseHTTPRequestHandler):
             self.cloud.requests.clear()
         return 204, None
 
+    def set_max_microversion(self, match, query):
+        version = self._body().get("version", COMPUTE_MAX_MICROVERSION)
+        _version(version)
+        with self.cloud.lock:
+            self.cloud.max_microversion = version
+        return 204, None
+
     def reset(self, match, query):
         with self.cloud.lock:
+            self.cloud.max_microversion = COMPUTE_MAX_MICROVERSION
             self.cloud.servers.clear()
             self.cloud.volumes.clear()
             self.cloud.services.clear()
@@ -614,6 +667,7 @@ ROUTES = [
     (r"/_emulator/requests", "GET", Handler.request_log),
     (r"/_emulator/requests", "DELETE", Handler.clear_request_log),
     (r"/_emulator/reset", "POST", Handler.reset),
+    (r"/_emulator/max_microversion", "PUT", Handler.set_max_microversion),
 ]
 
 

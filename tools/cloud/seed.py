@@ -42,6 +42,12 @@ class Seeder:
             spec["boot_volume"] = boot_volume
         else:
             spec["image_id"] = image_id
+            if "image_properties" not in spec and image_id:
+                # what Nova copies from the image when it builds a server
+                image = self.admin.image.find_image(image_id)
+                agent = image.hw_qemu_guest_agent if image else None
+                spec["image_properties"] = (
+                    {} if agent is None else {"hw_qemu_guest_agent": agent})
         response = requests.post(self.cloud.emulator_url +
                                  "/_emulator/servers", json=spec, timeout=10)
         response.raise_for_status()
@@ -93,3 +99,11 @@ class Seeder:
     def _project_id(self, project):
         conn = self.admin if project == "admin" else self.demo
         return conn.current_project_id
+
+
+    def max_microversion(self, version):
+        """The emulator's maximum compute microversion (2.98: servers show
+        the image properties they were built with)."""
+        requests.put(self.cloud.emulator_url + "/_emulator/max_microversion",
+                     json={"version": version}, timeout=10
+                     ).raise_for_status()

@@ -81,8 +81,9 @@ def test_defect_a_busy_status_port_is_one_line(tmp_path):
         result = run("start", "--config-file", conf(
             tmp_path, "[status]\nport = %d\n" % port))
     assert result.returncode == 1
-    assert "instanceha-monitor: cannot serve the status endpoint on " \
-        "127.0.0.1:%d: address already in use" % port in result.stderr
+    assert "instanceha-monitor: cannot listen on 127.0.0.1:%d: address " \
+        "already in use; another monitor or service has it: set [status] " \
+        "port (0 picks a free one)" % port in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
 
@@ -133,8 +134,9 @@ def test_status_without_a_monitor_is_one_line(tmp_path):
     result = run("status", "--config-file", conf(
         tmp_path, "[status]\nport = 1\n"))
     assert result.returncode == 1
-    assert result.stderr.startswith("instanceha-monitor: no running monitor "
-                                    "answers (")
+    assert result.stderr.startswith(
+        "instanceha-monitor: no running monitor answers on %s (No such "
+        "file or directory)" % (tmp_path / "state" / "control.sock"))
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -187,8 +189,7 @@ def test_status_says_how_each_fence_went(monkeypatch, capsys):
                  domain("d", fence_failed="no answer from libvirt within "
                                           "30 s")]}
     monkeypatch.setattr(cmd, "fetch_status", lambda url, timeout: state)
-    conf = types.SimpleNamespace(status=types.SimpleNamespace(
-        port=9780, listen="127.0.0.1"))
+    conf = types.SimpleNamespace(state_path="/var/lib/instanceha")
     assert cmd.cmd_status(conf, argparse.Namespace(json=False)) == 0
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()
              if line.startswith("      ")]

@@ -14,6 +14,7 @@ import urllib.request
 import libvirt
 import pytest
 
+from monitor import control_client
 from monitor import delivery
 from monitor import effects as fx
 from monitor import observations as obs
@@ -137,25 +138,65 @@ def test_undelivered_entries_survive_a_restart(start, domains, tmp_path):
         == [dom.UUIDString(), later.UUIDString()]
 
 
-def test_status_endpoint_serves_status_metrics_and_health(start, domains):
+def test_status_endpoint_serves_metrics_and_health_and_not_status(
+        start, domains):
+    """Issue 21: /status named every instance to any local user; it is on
+    the control socket now, for root and the monitor's user."""
     monitor = start()
     dom, = domains.create()
     monitor.wait_for(lambda: dom.UUIDString() in running_boots(monitor))
     base = monitor.monitor.status_url
 
-    with urllib.request.urlopen(base + "/status") as response:
-        status = json.load(response)
+    with pytest.raises(urllib.error.HTTPError) as moved:
+        urllib.request.urlopen(base + "/status")
     with urllib.request.urlopen(base + "/healthz") as response:
         health = json.load(response)
     with urllib.request.urlopen(base + "/metrics") as response:
         metrics = response.read().decode()
+    status = control_client.get_status(
+        monitor.monitor.store.path / control_client.SOCKET)
 
+    assert moved.value.code == 403
+    assert "instanceha-monitor status" in json.load(moved.value)["error"]
     assert status["libvirt"]["connected"] is True
     assert dom.UUIDString() in {d["uuid"] for d in status["domains"]}
     assert health["ok"] is True
-    assert "instanceha_libvirt_connected 1.0" in metrics
-    assert 'instanceha_libvirt_events_total{event="STARTED_BOOTED"}' \
-        in metrics
+    assert 'instanceha_libvirt_connected{host="compute-1"} 1.0' in metrics
+    assert 'instanceha_libvirt_events_total{event="STARTED_BOOTED",' \
+        'host="compute-1"}' in metrics
+
+
+def test_the_metrics_listener_serves_metrics_alone_and_names_no_instance(
+        start, domains):
+    """What Prometheus scrapes from another host: every sample labelled
+    with the host, none with an instance's name or UUID, no /status."""
+    monitor = start(extra="[status]\nmetrics_listen = 127.0.0.1\n"
+                          "metrics_port = 0\n")
+    doms = domains.create(2)
+    monitor.wait_for(lambda: all(d.UUIDString() in running_boots(monitor)
+                                 for d in doms))
+    url = monitor.monitor.metrics_url
+    assert url and url != monitor.monitor.status_url
+    assert (monitor.monitor.store.path / "metrics.url").read_text() == url
+
+    with urllib.request.urlopen(url + "/metrics") as response:
+        metrics = response.read().decode()
+    for path in ("/status", "/quarantine/x/clear"):
+        with pytest.raises(urllib.error.HTTPError) as absent:
+            urllib.request.urlopen(url + path)
+        assert absent.value.code in (404, 405)
+
+    samples = [line for line in metrics.splitlines()
+               if line and not line.startswith("#")]
+    assert samples and all('host="compute-1"' in line for line in samples)
+    for dom in doms:
+        assert dom.UUIDString() not in metrics and dom.name() not in metrics
+    # test:///default has no agent and no balloon: nothing finds a hang
+    counts = {line.split('"')[1]: float(line.split()[-1])
+              for line in samples if line.startswith("instanceha_domains{")}
+    assert counts == {"agent": 0, "kernel": 0, "off": 0,
+                      "none": len(monitor.status()["domains"])}
+    assert "instanceha_scrape_timestamp_seconds{" in metrics
 
 
 def test_libvirtd_away_is_retried_not_fatal(start):
@@ -390,23 +431,31 @@ def test_the_control_socket_checks_the_peer(tmp_path):
     path = os.path.join(where, "control.sock")
 
     async def main():
-        runner = await control.serve(path, lambda uuid: True)
+        runner = await control.serve(path, lambda uuid: True,
+                                     lambda: {"domains": ["secret"]})
         os.chmod(path, 0o666)  # only the SO_PEERCRED check is left
         child = await asyncio.create_subprocess_exec(
             sys.executable, "-c",
-            "import os, sys; from monitor import control; "
+            "import os, sys; from monitor import control_client as c; "
             "os.setgid(65534); os.setuid(65534); "
-            "print(control.post(sys.argv[1], '/quarantine/u/clear'))",
+            "print(c.post(sys.argv[1], '/quarantine/u/clear')); "
+            "print(c.post(sys.argv[1], '/status', method='GET'))",
             path, stdout=subprocess.PIPE, cwd=os.getcwd())
         out, _ = await child.communicate()
-        root = await asyncio.get_running_loop().run_in_executor(
-            None, control.post, path, "/quarantine/u/clear")
+        loop = asyncio.get_running_loop()
+        root = await loop.run_in_executor(
+            None, control_client.post, path, "/quarantine/u/clear")
+        status = await loop.run_in_executor(
+            None, control_client.get_status, path)
         await runner.cleanup()
-        return out.decode(), root
+        return out.decode(), root, status
 
-    out, root = asyncio.run(main())
+    out, root, status = asyncio.run(main())
     assert "403" in out and "uid 65534 may not clear" in out
+    assert "uid 65534 may not read the status" in out
+    assert "secret" not in out
     assert root == (200, {"cleared": "u"})
+    assert status == {"domains": ["secret"]}
 
 
 def test_libvirtd_away_is_logged_once_a_minute_not_per_attempt(start,
@@ -462,8 +511,8 @@ def test_defect_a_full_state_disk_is_said_and_loses_nothing(
     assert code == 503 and health["ok"] is False
     assert health["store"]["writable"] is False
     assert "database or disk is full" in health["store"]["error"]
-    assert "instanceha_store_writable 0.0" in metrics
-    assert "instanceha_store_unwritten 0.0" not in metrics
+    assert 'instanceha_store_writable{host="compute-1"} 0.0' in metrics
+    assert 'instanceha_store_unwritten{host="compute-1"} 0.0' not in metrics
     assert ", STATE STORE CANNOT COMMIT (%d unwritten)" % health["store"][
         "unwritten"] in line
     assert status["store"]["writable"] is False
@@ -480,8 +529,8 @@ def test_defect_a_full_state_disk_is_said_and_loses_nothing(
     assert code == 200 and health["ok"] is True
     assert health["store"] == {"writable": True, "since": None,
                                "error": None, "unwritten": 0}
-    assert "instanceha_store_writable 1.0" in metrics
-    assert "instanceha_store_unwritten 0.0" in metrics
+    assert 'instanceha_store_writable{host="compute-1"} 1.0' in metrics
+    assert 'instanceha_store_unwritten{host="compute-1"} 0.0' in metrics
     assert "CANNOT COMMIT" not in line
     cmd.cmd_status(m.conf, argparse.Namespace(json=False))
     assert "CANNOT COMMIT" not in capsys.readouterr().out
@@ -686,3 +735,62 @@ def test_an_accepted_hang_is_fenced_after_its_forensics(start, domains):
     assert fences(monitor, "done") == 1
     assert m.metrics.registry.get_sample_value(
         "instanceha_fence_seconds_count") == 1
+
+
+def test_status_refuses_a_local_user_that_is_not_root():
+    """Issue 21: any local user read /status, which names every instance
+    on the host.  ``instanceha-monitor status`` run as ``nobody`` (setpriv)
+    is refused in one line; the TCP endpoint says where the status went."""
+    import pathlib
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to run a command as nobody")
+    where = pathlib.Path(tempfile.mkdtemp(dir="/tmp"))
+    os.chmod(where, 0o755)  # only the state directory's own mode is left
+    conf_path = harness.write_conf(where, """\
+        [DEFAULT]
+        hostname = compute-1
+        state_path = %s
+        [libvirt]
+        connection_uri = test:///default
+        [status]
+        port = 0
+        """.replace("        ", "") % (where / "state"))
+    os.chmod(conf_path, 0o644)
+    monitor = harness.RunningMonitor(harness.load_conf(conf_path),
+                                     send=Recorder())
+    try:
+        as_nobody = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup",
+             "--clear-groups", sys.executable, "-m", "monitor.cmd",
+             "status", "--config-file", str(conf_path)],
+            capture_output=True, text=True, timeout=60, cwd=os.getcwd())
+        tcp = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup",
+             "--clear-groups", sys.executable, "-c",
+             "import sys, urllib.request, urllib.error\n"
+             "try:\n"
+             "    urllib.request.urlopen(sys.argv[1] + '/status')\n"
+             "except urllib.error.HTTPError as e:\n"
+             "    print(e.code)\n", monitor.monitor.status_url],
+            capture_output=True, text=True, timeout=60)
+        as_root = subprocess.run(
+            [sys.executable, "-m", "monitor.cmd", "status", "--json",
+             "--config-file", str(conf_path)],
+            capture_output=True, text=True, timeout=60)
+    finally:
+        monitor.stop()
+        shutil.rmtree(where)
+    assert as_nobody.returncode == 1
+    assert as_nobody.stderr == (
+        "instanceha-monitor: %s is root's: run this as root (the status "
+        "names every instance on the host)\n" % (
+            where / "state" / "control.sock"))
+    assert as_nobody.stdout == ""
+    assert tcp.stdout.strip() == "403"
+    assert as_root.returncode == 0
+    assert json.loads(as_root.stdout)["hostname"] == "compute-1"
