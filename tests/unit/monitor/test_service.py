@@ -8,6 +8,7 @@ kill -9 runs in the lab tier.
 import json
 import os
 import time
+from unittest import mock
 import urllib.error
 import urllib.request
 
@@ -737,18 +738,52 @@ def test_an_accepted_hang_is_fenced_after_its_forensics(start, domains):
         "instanceha_fence_seconds_count") == 1
 
 
+def as_nobody(call):
+    """``call()``'s outcome in a forked child that dropped to nobody:
+    the class name of what it raised, or what it returned (a string).
+    Forked rather than exec'd: the child needs no file of the test's
+    environment (a virtualenv nobody cannot read would fail the test for
+    the wrong reason), only the code already loaded."""
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        os.close(read)
+        try:
+            os.setgroups([])
+            os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
+            os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
+            try:
+                outcome = str(call())
+            except Exception as exc:
+                outcome = type(exc).__name__
+            os.write(write, outcome.encode()[:4000])
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        outcome = answer.read().decode()
+    os.waitpid(pid, 0)
+    return outcome
+
+
 def test_status_refuses_a_local_user_that_is_not_root():
     """Issue 21: any local user read /status, which names every instance
-    on the host.  ``instanceha-monitor status`` run as ``nobody`` (setpriv)
-    is refused in one line; the TCP endpoint says where the status went."""
+    on the host.  As ``nobody``: the control socket cannot be opened, and
+    were its mode opened up, the monitor's own SO_PEERCRED check refuses
+    the request; the TCP endpoint says where the status went; root reads
+    it, and ``instanceha-monitor status`` says the refusal in one line."""
     import pathlib
     import shutil
     import subprocess
     import sys
     import tempfile
+    from monitor import cmd
 
-    if os.geteuid() != 0 or not shutil.which("setpriv"):
-        pytest.skip("needs root and setpriv to run a command as nobody")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a request as nobody")
     where = pathlib.Path(tempfile.mkdtemp(dir="/tmp"))
     os.chmod(where, 0o755)  # only the state directory's own mode is left
     conf_path = harness.write_conf(where, """\
@@ -761,23 +796,24 @@ def test_status_refuses_a_local_user_that_is_not_root():
         port = 0
         """.replace("        ", "") % (where / "state"))
     os.chmod(conf_path, 0o644)
-    monitor = harness.RunningMonitor(harness.load_conf(conf_path),
-                                     send=Recorder())
+    conf = harness.load_conf(conf_path)
+    monitor = harness.RunningMonitor(conf, send=Recorder())
+    sock = where / "state" / control_client.SOCKET
+
+    def tcp_status():
+        try:
+            urllib.request.urlopen(monitor.monitor.status_url + "/status",
+                                   timeout=10)
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        return 200
+
     try:
-        as_nobody = subprocess.run(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup",
-             "--clear-groups", sys.executable, "-m", "monitor.cmd",
-             "status", "--config-file", str(conf_path)],
-            capture_output=True, text=True, timeout=60, cwd=os.getcwd())
-        tcp = subprocess.run(
-            ["setpriv", "--reuid=nobody", "--regid=nogroup",
-             "--clear-groups", sys.executable, "-c",
-             "import sys, urllib.request, urllib.error\n"
-             "try:\n"
-             "    urllib.request.urlopen(sys.argv[1] + '/status')\n"
-             "except urllib.error.HTTPError as e:\n"
-             "    print(e.code)\n", monitor.monitor.status_url],
-            capture_output=True, text=True, timeout=60)
+        shipped = as_nobody(lambda: control_client.get_status(sock))
+        tcp = as_nobody(tcp_status)
+        os.chmod(where / "state", 0o755)
+        os.chmod(sock, 0o777)
+        opened_up = as_nobody(lambda: control_client.get_status(sock))
         as_root = subprocess.run(
             [sys.executable, "-m", "monitor.cmd", "status", "--json",
              "--config-file", str(conf_path)],
@@ -785,12 +821,15 @@ def test_status_refuses_a_local_user_that_is_not_root():
     finally:
         monitor.stop()
         shutil.rmtree(where)
-    assert as_nobody.returncode == 1
-    assert as_nobody.stderr == (
-        "instanceha-monitor: %s is root's: run this as root (the status "
-        "names every instance on the host)\n" % (
-            where / "state" / "control.sock"))
-    assert as_nobody.stdout == ""
-    assert tcp.stdout.strip() == "403"
+    assert shipped == "PermissionError"
+    assert opened_up == "Refused"  # SO_PEERCRED, not the file's mode
+    assert tcp == "403"
     assert as_root.returncode == 0
     assert json.loads(as_root.stdout)["hostname"] == "compute-1"
+
+    def refused(path, timeout):
+        raise PermissionError(13, "Permission denied", str(path))
+    with pytest.raises(cmd.Failure) as caught:
+        with mock.patch.object(cmd, "fetch_status", refused):
+            cmd.cmd_status(conf, mock.Mock(json=True))
+    assert "is root's: run this as root" in str(caught.value)
