@@ -13,6 +13,7 @@ from oslo_utils import strutils
 
 from monitor import delivery
 from monitor import observations as obs
+from monitor import pause
 from monitor.conf import api as api_conf
 
 
@@ -74,11 +75,13 @@ def send(conn, body):
 def host_servers(conn, hostname):
     """This host's servers as ``obs.Server`` (Nova, one listing of all
     projects; blocking: run in a worker).  HA_Enabled as Masakari reads
-    it: a true string of the server's metadata."""
+    it: a true string of the server's metadata; HA_Paused_Until as it is
+    (the engine judges it): a pause costs no request of its own."""
     return tuple(
         obs.Server(server.id, strutils.bool_from_string(
             (server.metadata or {}).get("HA_Enabled"), default=False),
-            server.vm_state, server.task_state)
+            server.vm_state, server.task_state,
+            (server.metadata or {}).get(pause.METADATA_KEY))
         for server in conn.compute.servers(
             details=True, all_projects=True, compute_host=hostname))
 

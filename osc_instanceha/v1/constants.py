@@ -12,3 +12,5 @@ STATUS_LONG_COLUMNS = ("ID", "Name", "Status", "Host", "HA Enabled",
                        "Guest Agent", "Agent Source", "Segment",
                        "On Maintenance", "Last Notification",
                        "Notification Status", "Verdict")
+
+PAUSE_COLUMNS = ("ID", "Name", "Paused Until", "Result")

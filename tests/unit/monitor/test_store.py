@@ -587,7 +587,8 @@ def test_a_version_1_database_is_migrated_with_its_rows(tmp_path, clock):
     old_database(tmp_path / "state")
     store = store_mod.Store(tmp_path / "state", clock)
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == \
-        store_mod.VERSION == 2
+        store_mod.VERSION == len(store_mod.MIGRATIONS)
+    assert store.would_recover() == []  # version 3: shadow decisions
     assert [(e["key"], e["state"], e["instance_uuid"], e["boot"])
             for e in store.entries()] == [
         ("u-1/b3/LIFECYCLE/STOPPED_FAILED", "pending", "u-1", 3),
@@ -616,8 +617,75 @@ def test_a_newer_schema_is_refused_in_one_clear_line(tmp_path, clock):
             store_mod.Store(tmp_path / "state", clock)
     message = str(refused.value)
     assert "\n" not in message
-    assert "schema version 3, newer than this instanceha-monitor knows " \
-        "(2)" in message
+    assert "schema version %d, newer than this instanceha-monitor knows " \
+        "(%d)" % (store_mod.VERSION + 1, store_mod.VERSION) in message
     assert "upgrade osc-instanceha, or point [DEFAULT] state_path " \
         "elsewhere" in message
     assert str(tmp_path / "state" / store_mod.FILE) in message
+
+
+# -- shadow mode's decisions and the host's pause -----------------------------
+
+def would(key, uuid="u-1"):
+    return fx.WouldRecover(key, BODY, "death", "QEMU died", uuid, 3, None)
+
+
+def test_shadow_decisions_are_kept_apart_from_the_outbox(tmp_path, clock):
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store.apply([would("u-1/b3/x"), would("u-1/b3/x")]) is False
+    assert store.entries() == [] and store.due() == [] and \
+        store.next_due_at() is None  # delivery cannot see them
+    store.close()
+    store = store_mod.Store(tmp_path / "state", clock)  # kept on disk
+    row, = store.would_recover()
+    assert (row["key"], row["kind"], row["reason"], row["decided_at"],
+            row["body"]) == ("u-1/b3/x", "death", "QEMU died", 1000.0, BODY)
+    assert store.would_recover_count() == 1
+    store.close()
+
+
+def test_history_reads_shadow_decisions_while_the_monitor_holds_the_lock(
+        store, clock, tmp_path):
+    for index in range(3):
+        clock.now = 1000.0 + index * 100
+        store.apply([would("u-1/b3/%d" % index)])
+    db = store_mod.open_read_only(tmp_path / "state")
+    try:
+        assert [r["key"] for r in store_mod.read_would_recover(db, 1100)] \
+            == ["u-1/b3/1", "u-1/b3/2"]
+        with pytest.raises(sqlite3.OperationalError):  # read only
+            db.execute("DELETE FROM would_recover")
+    finally:
+        db.close()
+    assert [r["key"] for r in store.would_recover(limit=1)] == ["u-1/b3/2"]
+
+
+def test_history_refuses_a_state_it_does_not_know(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        store_mod.open_read_only(tmp_path / "state")
+    old_database(tmp_path / "state", version=store_mod.VERSION + 1)
+    with pytest.raises(store_mod.StateTooNew, match="newer than this"):
+        store_mod.open_read_only(tmp_path / "state")
+    old_database(tmp_path / "old", version=1)
+    with pytest.raises(store_mod.StateTooOld, match="start this version"):
+        store_mod.open_read_only(tmp_path / "old")
+
+
+def test_shadow_decisions_are_pruned_with_the_history(store, clock):
+    store.apply([would("u-1/b3/old")])
+    clock.now += 86400
+    store.apply([would("u-1/b3/new")])
+    store.prune(3600)
+    assert [r["key"] for r in store.would_recover()] == ["u-1/b3/new"]
+
+
+def test_the_host_pause_survives_a_restart_until_resumed(tmp_path, clock):
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store.restore().host_paused_until is None
+    store.apply([fx.PutHostPause(4600.0)])
+    store.close()
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store.restore().host_paused_until == 4600.0
+    store.apply([fx.PutHostPause(None)])
+    assert store.restore().host_paused_until is None
+    store.close()
