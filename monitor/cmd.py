@@ -135,8 +135,7 @@ def cmd_check(conf, args):
 
     checks = check.run(conf)
     for item in checks:
-        print("%s %-9s %s" % ("ok  " if item.ok else "FAIL", item.what,
-                              item.detail))
+        print("%-4s %-9s %s" % (check.label(item), item.what, item.detail))
     return 0 if all(item.ok for item in checks) else 1
 
 

@@ -58,6 +58,8 @@ class Monitor:
         (``ClockStepped``) when a ``monotonic`` clock is given, or when
         neither is (the real clocks)."""
         self.conf, self.clock = conf, clock
+        for line in validate.ignored(conf):  # the other masakari monitors'
+            LOG.info("%s", line)
         if monotonic is None and clock is time.time:
             monotonic = time.monotonic
         self._clock_watch = None if monotonic is None else \

@@ -9,6 +9,7 @@ from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = "api"
+DEFAULT_AUTH_TYPE = "password"
 READ_TIMEOUT = 30.0
 OPTS = [
     cfg.StrOpt("region", default="RegionOne",
@@ -66,6 +67,24 @@ def register_opts(conf):
     conf.register_opts(session_opts(), group=GROUP)
     ks_loading.register_auth_conf_options(conf, GROUP)
     conf.register_opts(adapter_opts(), group=GROUP)
+
+
+def implied_auth_type(sections):
+    """A masakarimonitors.conf names no auth_type: masakari-monitors
+    defaults it to password.  So does this monitor, for files (``sections``
+    of each, as read) that give an auth_url and no auth_type; None
+    otherwise."""
+    api = [s.get(GROUP, {}) for s in sections]
+    if any("auth_url" in s for s in api) and \
+            not any("auth_type" in s for s in api):
+        return DEFAULT_AUTH_TYPE
+    return None
+
+
+def default_auth_type(conf, sections):
+    implied = implied_auth_type(sections)
+    if implied:
+        conf.set_default("auth_type", implied, group=GROUP)
 
 
 def auth_plugin_opts(auth_type):
