@@ -2,7 +2,8 @@
 
 Built by ``tox -e docs`` (warnings are errors).  The configuration
 reference and the OpenStackClient command reference are generated from the
-installed distribution (oslo.config's and cliff's Sphinx extensions); the
+installed distribution (oslo.config's and cliff's Sphinx extensions), the
+release notes from releasenotes/notes and the git history (reno); the
 host monitor's own command line is its ``--help`` output, captured at build
 time by the ``monitor-help`` directive below.
 """
@@ -22,6 +23,7 @@ extensions = [
     "openstackdocstheme",
     "oslo_config.sphinxext",
     "cliff.sphinxext",
+    "reno.sphinxext",
 ]
 
 html_theme = "openstackdocs"
