@@ -75,9 +75,10 @@ def cmd_start(conf, args):
 
     SIGTERM or SIGINT stop it (a notification still being sent stays on
     disk and goes out after the next start); SIGHUP re-reads the config
-    files and applies the heartbeat, kernel-heartbeat, restart-budget,
-    storm-guard, forwarding and fencing options.  It keeps running while
-    libvirtd or Masakari are away and says so in its status.
+    files and applies the options marked mutable in the configuration
+    reference (heartbeats, kernel heartbeat, restart budget, storm guard,
+    host stall, forwarding, fencing, mode, max_pause).  It keeps running
+    while libvirtd or Masakari are away and says so in its status.
     """
     _runtime()
     from monitor import service

@@ -79,5 +79,27 @@ class MonitorHelp(Directive):
         return [block]
 
 
+class MutableOptions(Directive):
+    """``.. mutable-options::``: the options SIGHUP reloads, as a list
+    generated from the option definitions (``mutable=True``), so that no
+    page lists them by hand."""
+
+    has_content = False
+
+    def run(self):
+        from monitor import conf
+
+        items = nodes.bullet_list()
+        for group, opts in conf.list_opts():
+            for opt in opts:
+                if opt.mutable:
+                    text = "[%s] %s" % (group, opt.dest)
+                    items += nodes.list_item(
+                        "", nodes.paragraph("", "", nodes.literal(text,
+                                                                  text)))
+        return [items]
+
+
 def setup(app):
     app.add_directive("monitor-help", MonitorHelp)
+    app.add_directive("mutable-options", MutableOptions)
