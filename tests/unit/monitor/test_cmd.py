@@ -256,3 +256,31 @@ def test_history_lists_shadow_decisions_of_the_last_week(tmp_path):
     result = run("history", "--since", "soon", "--config-file", path)
     assert result.returncode == 2 and "--since 'soon' is not understood" \
         in result.stderr
+
+
+def test_status_says_shadow_mode_and_pauses(monkeypatch, capsys):
+    import argparse
+    import types
+
+    state = {"hostname": "cmp-1", "recovery_backend": "masakari",
+             "mode": "shadow", "paused_until": "2026-12-03T16:00:00Z",
+             "would_recover": {"count": 4, "recent": []},
+             "libvirt": {"uri": "qemu:///system", "connected": True,
+                         "last_error": None},
+             "outbox": {"pending": 0, "overdue": 0, "entries": []},
+             "domains": [dict(domain("a"),
+                              paused_until="2026-12-03T15:00:00Z")]}
+    monkeypatch.setattr(cmd, "fetch_status", lambda url, timeout: state)
+    conf = types.SimpleNamespace(status=types.SimpleNamespace(
+        port=9780, listen="127.0.0.1"))
+    assert cmd.cmd_status(conf, argparse.Namespace(json=False)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:3] == [
+        "SHADOW MODE: nothing is sent or fenced; 4 would-recover decisions "
+        "recorded (instanceha-monitor history)",
+        "PAUSED by the operator until 2026-12-03T16:00:00Z: no failure is "
+        "acted on (instanceha-monitor resume ends it)"]
+    assert "      paused until 2026-12-03T15:00:00Z (HA_Paused_Until)" in out
+    state.update(mode="enforce", paused_until=None)
+    cmd.cmd_status(conf, argparse.Namespace(json=False))
+    assert "SHADOW" not in capsys.readouterr().out

@@ -689,3 +689,38 @@ def test_the_host_pause_survives_a_restart_until_resumed(tmp_path, clock):
     store.apply([fx.PutHostPause(None)])
     assert store.restore().host_paused_until is None
     store.close()
+
+
+@pytest.mark.parametrize("version", range(1, store_mod.VERSION))
+def test_every_older_schema_is_brought_forward_with_its_rows(tmp_path, clock,
+                                                             version):
+    """A store of each earlier version, with a pending notification and a
+    boot, opens at the newest version with both kept and usable."""
+    path = tmp_path / "state"
+    path.mkdir()
+    db = sqlite3.connect(str(path / store_mod.FILE))
+    for number in range(1, version + 1):
+        store_mod.MIGRATIONS[number - 1](db)
+    db.execute("PRAGMA user_version = %d" % version)
+    db.execute("INSERT INTO notification (key, body, state, "
+               "next_attempt_at, created_at) VALUES ('u-1/b3/x', ?, "
+               "'pending', 5, 5)", (json.dumps(BODY),))
+    if version >= 2:  # as that version wrote its entries
+        db.execute("UPDATE notification SET instance_uuid = 'u-1', boot = 3")
+    db.execute("INSERT INTO boot VALUES ('u-1', 'i-1', 3, 2, 'hb', '[]', 0, "
+               "0)")
+    db.commit()
+    db.close()
+    store = store_mod.Store(path, clock)
+    try:
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == \
+            store_mod.VERSION
+        entry, = store.entries()
+        assert (entry["key"], entry["instance_uuid"], entry["boot"]) == (
+            "u-1/b3/x", "u-1", 3)
+        assert store.restore().boots["u-1"][1].seq == 3
+        store.apply([fx.WouldRecover("u-1/b3/y", BODY, "death", "r", "u-1",
+                                     3)])
+        assert store.would_recover_count() == 1
+    finally:
+        store.close()
