@@ -155,7 +155,11 @@ class ShowMonitor(_Local, command.Lister):
                         "last_error"], url),
                 ("live", "domains", len(state["domains"]), url),
                 ("live", "outbox pending", state["outbox"]["pending"], url),
-                ("live", "host alert", state.get("host_alert"), url)]
+                ("live", "host alert", state.get("host_alert"), url),
+                ("live", "mode", state.get("mode"), url),
+                ("live", "paused until", state.get("paused_until"), url),
+                ("live", "would recover", (state.get("would_recover") or
+                                           {}).get("count"), url)]
         return rows
 
 

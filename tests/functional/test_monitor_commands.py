@@ -48,6 +48,8 @@ def test_show_includes_the_running_monitors_state(cli, tmp_path,
     assert live["monitor"].startswith("running, pid ")
     assert live["libvirt"] == "connected"
     assert live["outbox pending"] == 0
+    assert (live["mode"], live["paused until"], live["would recover"]) == (
+        "enforce", None, 0)
 
 
 def test_set_edits_in_place_and_refuses_nonsense(cli, tmp_path,

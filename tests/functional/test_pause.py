@@ -48,3 +48,27 @@ def test_a_bad_length_is_one_line_and_changes_nothing(cli, seed):
         assert "pause length %r" % length in line
         assert "Traceback" not in result.stderr
     assert properties(cli, server["id"]) == {"HA_Enabled": "True"}
+
+
+def test_a_pause_costs_the_monitor_no_request(cli, seed, local_cloud):
+    """The monitor's reading of the host's servers is one listing, with
+    paused servers or without: pauses add 0 requests per interval."""
+    import requests
+
+    host = seed.unique("cmp")
+    servers = [seed.server(host=host, metadata={"HA_Enabled": "True"})
+               for _ in range(3)]
+    log = local_cloud.emulator_url + "/_emulator/requests"
+
+    def reading():
+        requests.delete(log, timeout=10).raise_for_status()
+        read = masakari.host_servers(seed.admin, host)
+        made = requests.get(log, timeout=10).json()["requests"]
+        return read, [(r["method"], r["path"]) for r in made]
+
+    _, unpaused = reading()
+    cli.run("instanceha", "pause", *[s["id"] for s in servers], "--for",
+            "1h")
+    read, paused = reading()
+    assert all(s.paused_until for s in read)
+    assert paused == unpaused == [("GET", "/v2.1/servers/detail")]
