@@ -71,4 +71,4 @@ def test_a_pause_costs_the_monitor_no_request(cli, seed, local_cloud):
             "1h")
     read, paused = reading()
     assert all(s.paused_until for s in read)
-    assert paused == unpaused == [("GET", "/v2.1/servers/detail")]
+    assert paused == unpaused == [("GET", "/compute/v2.1/servers/detail")]
