@@ -92,10 +92,27 @@ def auth_plugin_opts(auth_type):
     return ks_loading.get_auth_plugin_conf_options(auth_type)
 
 
+ADMIN_ROLE = (" The user needs the admin role: Masakari's default policy "
+              "lets only admins create notifications, and the monitor lists "
+              "this host's servers of all projects in Nova.")
+
+
+def auth_common_opts():
+    """auth_type and auth_section; auth_type's help says whose
+    credentials these must be (it heads the auth options in the
+    sample)."""
+    opts = ks_loading.get_auth_common_conf_options()
+    for opt in opts:
+        if opt.dest == "auth_type":
+            opt.help = ("Authentication type to load (password when the "
+                        "file gives auth_url and no auth_type, as in "
+                        "masakari-monitors)." + ADMIN_ROLE)
+    return opts
+
+
 def registered_opts():
     """Every [api] option but the auth plugin's, which follow auth_type."""
-    return (OPTS + session_opts()
-            + ks_loading.get_auth_common_conf_options() + adapter_opts())
+    return (OPTS + session_opts() + auth_common_opts() + adapter_opts())
 
 
 def list_opts():
