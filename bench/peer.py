@@ -3,28 +3,10 @@ under the cache, run with the same [DEFAULT], [libvirt] and [api] settings
 as our monitor (the option names are shared)."""
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
-from tools.cloud import peers
+from tools.cloud.masakari_monitors import ensure_venv
 from tools.lab import host
-
-PACKAGES = ["masakari-monitors==22.0.0", "libvirt-python"]
-
-
-def ensure_venv(log=print):
-    venv = peers.cache_dir() / "masakari-monitors-venv"
-    marker = venv / ".done"
-    if not marker.exists():
-        log("installing masakari-monitors 22.0.0 in %s" % venv)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)],
-                       check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q",
-                        "--disable-pip-version-check"] + PACKAGES,
-                       check=True)
-        marker.write_text("ok")
-    return venv
-
 
 class PeerMonitor:
     """masakari-instancemonitor or -introspectiveinstancemonitor."""

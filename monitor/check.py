@@ -16,7 +16,15 @@ from monitor import private
 from monitor.conf import recovery
 from monitor.conf import validate
 
-Check = collections.namedtuple("Check", "what ok detail")
+# warn: ok, but the operator should act (a WARN row; the exit status
+# stays 0)
+Check = collections.namedtuple("Check", "what ok detail warn",
+                               defaults=(False,))
+# masakari-monitors' monitors that do this monitor's job: running both
+# reports every death twice, and the introspective one reboots a guest
+# whose agent alone went silent
+OVERLAPPING = ("masakari-instancemonitor",
+               "masakari-introspectiveinstancemonitor")
 COLUMNS = ("Check", "Result", "Detail")
 _ERRNO = re.compile(r"\[Errno (\d+)\] ([^'\"\)]+)")
 _TIMED_OUT = re.compile(r"Request to (\S+) timed out")
@@ -28,6 +36,7 @@ def run(conf):
                     or "no config file: built-in defaults")]
     checks.append(_libvirt(conf))
     checks.append(_state(conf))
+    checks.append(_overlapping(conf))
     checks.append({recovery.MASAKARI: _masakari, recovery.NOVA: _nova,
                    recovery.LIBVIRT: _libvirt_backend}[
                        conf.recovery.backend](conf))
@@ -37,7 +46,50 @@ def run(conf):
 
 
 def row(check):
-    return (check.what, "ok" if check.ok else "FAIL", check.detail)
+    return (check.what, label(check), check.detail)
+
+
+def label(check):
+    return "FAIL" if not check.ok else "WARN" if check.warn else "ok"
+
+
+def overlapping_processes(proc=Path("/proc")):
+    """(pid, name) of every running masakari-instancemonitor and
+    masakari-introspectiveinstancemonitor: the program itself or a
+    Python running its console script."""
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        for arg in argv[:2]:
+            name = arg.decode(errors="replace").rsplit("/", 1)[-1]
+            if name in OVERLAPPING:
+                found.append((int(entry.name), name))
+                break
+    return sorted(found)
+
+
+def _overlapping(conf, proc=Path("/proc")):
+    running = overlapping_processes(proc)
+    if not running:
+        return Check("masakari-monitors", True, "neither %s runs here" %
+                     " nor ".join(OVERLAPPING))
+    names = ", ".join("%s (pid %d)" % (name, pid) for pid, name in running)
+    if conf.recovery.mode == recovery.SHADOW:
+        advice = ("fine while this monitor runs in shadow mode; stop %s "
+                  "before [recovery] mode = enforce" % (
+                      "it" if len(running) == 1 else "them"))
+    else:
+        advice = ("both report the same failures (twice to Masakari, and "
+                  "the introspective one reboots a guest whose agent alone "
+                  "went silent): stop and disable %s" % (
+                      "it" if len(running) == 1 else "them"))
+    return Check("masakari-monitors", True, "%s running: %s" % (
+        names, advice), warn=True)
 
 
 def _libvirt(conf):

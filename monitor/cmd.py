@@ -17,6 +17,8 @@ import os
 import signal
 import sys
 import textwrap
+import time
+import urllib.parse
 from pathlib import Path
 
 from oslo_config import cfg
@@ -25,6 +27,7 @@ from oslo_log import log
 from monitor import conf as monitor_conf
 from monitor import control_client
 from monitor import notification
+from monitor import pause
 from monitor.conf import validate
 
 PROJECT = "instanceha"
@@ -71,9 +74,10 @@ def cmd_start(conf, args):
 
     SIGTERM or SIGINT stop it (a notification still being sent stays on
     disk and goes out after the next start); SIGHUP re-reads the config
-    files and applies the heartbeat, kernel-heartbeat, restart-budget,
-    storm-guard, forwarding and fencing options.  It keeps running while
-    libvirtd or Masakari are away and says so in its status.
+    files and applies the options marked mutable in the configuration
+    reference (heartbeats, kernel heartbeat, restart budget, storm guard,
+    host stall, forwarding, fencing, mode, max_pause).  It keeps running
+    while libvirtd or Masakari are away and says so in its status.
     """
     _runtime()
     from monitor import service
@@ -131,8 +135,7 @@ def cmd_check(conf, args):
 
     checks = check.run(conf)
     for item in checks:
-        print("%s %-9s %s" % ("ok  " if item.ok else "FAIL", item.what,
-                              item.detail))
+        print("%-4s %-9s %s" % (check.label(item), item.what, item.detail))
     return 0 if all(item.ok for item in checks) else 1
 
 
@@ -182,6 +185,14 @@ def cmd_status(conf, args):
         "connected" if lv["connected"] else "DISCONNECTED",
         "" if lv["connected"] or not lv["last_error"]
         else " (%s)" % lv["last_error"]))
+    shadow = state.get("would_recover") or {"count": 0}
+    if state.get("mode") == "shadow":
+        print("SHADOW MODE: nothing is sent or fenced; %d would-recover "
+              "decisions recorded (instanceha-monitor history)" %
+              shadow["count"])
+    if state.get("paused_until"):
+        print("PAUSED by the operator until %s: no failure is acted on "
+              "(instanceha-monitor resume ends it)" % state["paused_until"])
     if state.get("host_alert"):
         print("HOST ALERT: %s" % state["host_alert"])
     store = state.get("store") or {"writable": True}
@@ -204,6 +215,11 @@ def cmd_status(conf, args):
                       domain["kernel"],
                       ", QUARANTINED since %s" % domain["quarantined_since"]
                       if domain.get("quarantined_since") else ""))
+        if domain.get("paused_until"):
+            print("      paused until %s (HA_Paused_Until)" %
+                  domain["paused_until"])
+        if domain.get("pause_problem"):
+            print("      %s" % domain["pause_problem"])
         if domain.get("last_forensics"):
             print("      forensics: %s" % domain["last_forensics"])
         if domain.get("fence"):
@@ -248,8 +264,107 @@ def cmd_clear_quarantine(conf, args):
     return 0
 
 
+def _control(conf, url_path):
+    """(status, answer) of a request to the running monitor's control
+    socket, or a Failure that says why there is none."""
+    path = Path(conf.state_path) / control_client.SOCKET
+    try:
+        return control_client.post(path, url_path)
+    except PermissionError as exc:
+        raise Failure("%s is root's: run this as root" % path) from exc
+    except OSError as exc:
+        raise Failure("no running monitor answers on %s (%s)" % (
+            path, exc.strerror or exc)) from exc
+
+
+def cmd_pause(conf, args):
+    """Pause the monitor on this host for a while: no failure of any
+    guest is acted on until the pause ends, by itself.
+
+    For host maintenance. The end time is kept in the state store (a
+    restart keeps it) and shown by status and the metrics
+    (instanceha_paused_until_timestamp_seconds). Evidence gathered during
+    the pause does not count afterwards; a death during it is recorded
+    and not recovered. --for takes 90s, 30m, 2h, 1d, at most [recovery]
+    max_pause. Root only (the control socket). To pause one server, use
+    'openstack instanceha pause SERVER --for 2h'.
+    """
+    try:  # refused here first: a typo never reaches the monitor
+        pause.duration(args.length, conf.recovery.max_pause)
+    except pause.PauseError as exc:
+        raise Failure(str(exc), status=2) from exc
+    code, answer = _control(conf, "/pause?for=%s" % urllib.parse.quote(
+        args.length))
+    if code != 200:
+        raise Failure(answer.get("error", "HTTP %s" % code))
+    print("paused until %s" % answer["paused_until"])
+    return 0
+
+
+def cmd_resume(conf, args):
+    """End the pause of the monitor on this host now.
+
+    Every guest is judged again, on evidence gathered from now on. Root
+    only (the control socket).
+    """
+    code, answer = _control(conf, "/resume")
+    if code != 200:
+        raise Failure(answer.get("error", "HTTP %s" % code))
+    print("resumed: monitoring acts on failures again")
+    return 0
+
+
+def cmd_history(conf, args):
+    """List what shadow mode would have recovered, from the state store.
+
+    One line per decision that enforce mode would have sent (a death, a
+    hang, an I/O error): when, which instance, why, and what the fence of
+    a hang would have done. Reads the store directly (root), also while
+    the monitor runs or after it stopped; kept for [DEFAULT]
+    history_retention_days.
+    """
+    from monitor import status as status_mod
+    from monitor import store
+
+    try:
+        since = time.time() - pause.duration(args.since, float("inf"))
+    except pause.PauseError as exc:
+        raise Failure(str(exc).replace("pause length", "--since"),
+                      status=2) from exc
+    try:
+        db = store.open_read_only(conf.state_path)
+    except PermissionError as exc:
+        raise Failure("%s is root's: run this as root" % conf.state_path
+                      ) from exc
+    except OSError as exc:
+        raise Failure("no state database under %s (%s): has the monitor "
+                      "run with this config?" % (conf.state_path,
+                                                 exc.strerror or exc)
+                      ) from exc
+    except (store.StateTooNew, store.StateTooOld) as exc:
+        raise Failure(str(exc)) from exc
+    try:
+        rows = [status_mod.would_recover_view(row) for row in
+                store.read_would_recover(db, since)]
+    finally:
+        db.close()
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print("%d would-recover decisions since %s" % (
+        len(rows), notification.iso(since)[:19] + "Z"))
+    for row in rows:
+        print("%sZ %-8s %s %s\n      %s%s" % (
+            row["decided_at"][:19], row["kind"], row["instance_uuid"],
+            row["event"], row["reason"],
+            "\n      fence: %s" % row["fence"] if row["fence"] else ""))
+    return 0
+
+
 COMMANDS = {"start": cmd_start, "check": cmd_check, "status": cmd_status,
-            "clear-quarantine": cmd_clear_quarantine}
+            "clear-quarantine": cmd_clear_quarantine, "pause": cmd_pause,
+            "resume": cmd_resume, "history": cmd_history}
 
 
 def version():
@@ -296,6 +411,17 @@ def parser():
                                  help="the whole status document as JSON")
         if name == "clear-quarantine":
             command.add_argument("uuid", help="the instance's UUID")
+        if name == "pause":
+            command.add_argument(
+                "--for", dest="length", required=True, metavar="LENGTH",
+                help="how long: 90s, 30m, 2h, 1d (at most [recovery] "
+                     "max_pause)")
+        if name == "history":
+            command.add_argument(
+                "--since", default="7d", metavar="LENGTH",
+                help="how far back: 90s, 30m, 2h, 7d (default: 7d)")
+            command.add_argument("--json", action="store_true",
+                                 help="the decisions as a JSON list")
     return top
 
 

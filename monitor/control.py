@@ -15,6 +15,7 @@ import struct
 from aiohttp import web
 
 from monitor import control_client
+from monitor import pause as pause_mod
 from monitor import private
 
 SOCKET = control_client.SOCKET
@@ -28,34 +29,64 @@ def peer_uid(request):
     return uid
 
 
-async def serve(path, clear_quarantine, status):
+async def serve(path, clear_quarantine, status, pause_host=None):
     """``clear_quarantine(uuid)`` -> True when it was quarantined;
-    ``status()`` -> the status document (GET /status)."""
+    ``status()`` -> the status document (GET /status);
+    ``pause_host(length or None)`` -> the end time of the host's pause
+    (None: resumed), or PauseError for a length not to honour."""
     allowed = {0, os.geteuid()}
 
-    async def status_page(request):
+    def refused(request, what):
         uid = peer_uid(request)
-        if uid not in allowed:
-            return web.json_response(
-                {"error": "uid %d may not read the status: run as root"
-                          % uid}, status=403)
+        if uid in allowed:
+            return None
+        return web.json_response(
+            {"error": "uid %d may not %s: run as root" % (uid, what)},
+            status=403)
+
+    async def status_page(request):
+        denied = refused(request, "read the status")
+        if denied is not None:
+            return denied
         return web.json_response(status())
 
     async def clear(request):
-        uid = peer_uid(request)
-        if uid not in allowed:
-            return web.json_response(
-                {"error": "uid %d may not clear a quarantine: run as root"
-                          % uid}, status=403)
+        denied = refused(request, "clear a quarantine")
+        if denied is not None:
+            return denied
         uuid = request.match_info["uuid"]
         if not clear_quarantine(uuid):
             return web.json_response(
                 {"error": "%s is not quarantined" % uuid}, status=404)
         return web.json_response({"cleared": uuid})
 
+    async def pause(request):
+        denied = refused(request, "pause the monitor")
+        if denied is not None:
+            return denied
+        length = request.query.get("for")
+        if length is None:
+            return web.json_response(
+                {"error": "say for how long: --for, e.g. 1h"}, status=400)
+        try:
+            until = pause_host(length)
+        except pause_mod.PauseError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"paused_until": pause_mod.iso(until)})
+
+    async def resume(request):
+        denied = refused(request, "resume the monitor")
+        if denied is not None:
+            return denied
+        pause_host(None)
+        return web.json_response({"paused_until": None})
+
     app = web.Application()
     app.router.add_post("/quarantine/{uuid}/clear", clear)
     app.router.add_get("/status", status_page)
+    if pause_host is not None:
+        app.router.add_post("/pause", pause)
+        app.router.add_post("/resume", resume)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     if os.path.exists(path):

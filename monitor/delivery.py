@@ -9,6 +9,11 @@ on disk).  When the backend answers again (accepted or refused), every
 entry waiting out a backoff is due at once, so an outage of any length
 ends with all of them sent promptly.
 
+In shadow mode (``enforcing()`` false) nothing is sent: the engine puts
+no entry in the outbox then, and entries left from enforce mode wait,
+still pending, until enforce mode is back.  The mode is asked again right
+before each send.
+
 Right before its send, in its worker, an entry is checked to be still
 pending: one withdrawn meanwhile (the guest answered again, the domain
 runs again in a newer boot) is not sent.  An answer is recorded before
@@ -77,8 +82,10 @@ def backoff(attempts, base, cap, random):
 class Delivery:
     def __init__(self, store, send, clock, metrics, pool, base_delay,
                  max_delay, overdue_after, random=_random.random,
-                 peer="Masakari", post=None):
-        """``post``: where ``Delivered`` goes (the engine), if anywhere."""
+                 peer="Masakari", post=None, enforcing=lambda: True):
+        """``post``: where ``Delivered`` goes (the engine), if anywhere;
+        ``enforcing()``: False in shadow mode (nothing is sent)."""
+        self.enforcing = enforcing
         self._store = store
         self._send = send
         self._clock = clock
@@ -106,7 +113,7 @@ class Delivery:
                 self._wake.clear()
                 self._record_again()
                 free = self._pool.size - len(self._inflight)
-                if free > 0:
+                if free > 0 and self.enforcing():
                     for entry in self._store.due(free, self._busy()):
                         self._inflight[entry["key"]] = asyncio.ensure_future(
                             self._attempt(entry))
@@ -128,7 +135,7 @@ class Delivery:
         now = self._clock()
         times = [now + IDLE_WAKE]
         times.extend(again[0] for again in self._unrecorded.values())
-        if len(self._inflight) < self._pool.size:
+        if len(self._inflight) < self._pool.size and self.enforcing():
             due = self._store.next_due_at(self._busy())
             if due is not None:
                 times.append(due)
@@ -148,7 +155,8 @@ class Delivery:
                 outcome = retry("%s: %s" % (type(exc).__name__, exc))
             if outcome is None:
                 LOG.info("Notification %s is no longer pending (withdrawn, "
-                         "or answered meanwhile): not sent", entry["key"])
+                         "answered meanwhile, or shadow mode): not sent",
+                         entry["key"])
             else:
                 self._finish(entry, outcome)
         finally:
@@ -160,12 +168,12 @@ class Delivery:
         withdrawn while it waited for due(), for this task or for a free
         worker.  None: not sent."""
         try:
-            pending = self._ask_loop(loop, self._store.is_pending,
-                                     entry["id"])
+            pending = self._ask_loop(loop, lambda: self.enforcing() and
+                                     self._store.is_pending(entry["id"]))
         except Exception as exc:  # the loop is gone, stuck, or the store
             return retry("not sent: could not tell whether it is still "
                          "pending (%s: %s)" % (type(exc).__name__, exc))
-        if not pending:
+        if not pending:  # withdrawn, answered, or shadow mode meanwhile
             return None
         return self._send(entry["body"])
 

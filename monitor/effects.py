@@ -56,6 +56,27 @@ class Withdraw:
 
 
 @dataclasses.dataclass(frozen=True)
+class WouldRecover:
+    """Shadow mode: a decision that enforce mode would have put in the
+    outbox, kept in a table of its own that delivery never reads.
+    ``kind``: engine.WOULD_RECOVER; ``fence``: what the fence of a hang
+    would do."""
+    key: str
+    body: dict
+    kind: str
+    reason: str
+    uuid: str
+    boot: int | None = None
+    fence: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PutHostPause:
+    """The host's pause ends at ``until`` (None: not paused)."""
+    until: float | None
+
+
+@dataclasses.dataclass(frozen=True)
 class ShiftTimes:
     """The wall clock stepped by ``delta`` s: the outbox's times move
     with it, so a retry is due as long after the step as before."""
@@ -63,7 +84,7 @@ class ShiftTimes:
 
 
 DURABLE = (PutBoot, DropBoot, PutBudget, Enqueue, Release, Withdraw,
-           ShiftTimes)
+           ShiftTimes, WouldRecover, PutHostPause)
 
 
 # -- after the commit ------------------------------------------------------

@@ -43,6 +43,7 @@ from monitor import events
 from monitor import guest as gm
 from monitor import notification
 from monitor import observations as obs
+from monitor import pause as pause_mod
 from monitor import stall as stall_mod
 from monitor import storm as storm_mod
 
@@ -58,7 +59,12 @@ FENCES = ("done", "skipped", "failed")
 # labels of the decisions metric
 DECISIONS = ("notify", "record", "duplicate", "quarantine", "hold", "warn",
              "storm-begin", "storm-end", "stall-begin", "stall-end",
-             "confirm", "excused", "withdraw")
+             "confirm", "excused", "withdraw", "paused", "pause-begin",
+             "pause-end")
+# labels of the would-recover metric (shadow mode): what would have been
+# sent
+WOULD_RECOVER = ("death", "hang", "io-error", "forwarded")
+ENFORCE, SHADOW = "enforce", "shadow"
 POSTCOPY_REASONS = {getattr(LV, name) for name in (
     "VIR_DOMAIN_RUNNING_POSTCOPY", "VIR_DOMAIN_RUNNING_POSTCOPY_FAILED")
     if hasattr(LV, name)}
@@ -108,6 +114,16 @@ class Settings:
     # end a hung guest once Masakari accepted its recovery (settings.py
     # turns it on for the masakari backend with [recovery] fence_hung)
     fence_hung: bool = False
+    # shadow mode: every decision is taken and recorded as "would
+    # recover"; nothing is sent and nothing is fenced
+    shadow: bool = False
+    # the longest pause honoured, seconds (a server's HA_Paused_Until
+    # further ahead is refused as a whole)
+    max_pause: float = pause_mod.DEFAULT_MAX
+
+    @property
+    def mode(self):
+        return SHADOW if self.shadow else ENFORCE
 
 
 @dataclasses.dataclass
@@ -117,6 +133,7 @@ class Restored:
     next_boot: int = 1
     recoveries: dict = dataclasses.field(default_factory=dict)
     quarantined: dict = dataclasses.field(default_factory=dict)
+    host_paused_until: float | None = None
 
 
 class Engine:
@@ -151,6 +168,8 @@ class Engine:
         self.stall_since = None
         self.io_errors = {}  # uuid -> time of its last I/O error report
         self.settling = {}  # I/O error key -> end of its settle time
+        # the operator's pause of the whole host (an end time), if any
+        self.host_paused_until = restored.host_paused_until
         self._handlers = {
             obs.Connected: self._connected,
             obs.Disconnected: self._disconnected,
@@ -169,6 +188,7 @@ class Engine:
             obs.Delivered: self._delivered,
             obs.Fenced: self._fenced,
             obs.ClearQuarantine: self._clear_quarantine,
+            obs.PauseHost: self._pause_host,
             obs.Reconfigured: self._reconfigured,
             obs.Tick: self._tick,
         }
@@ -651,7 +671,74 @@ class Engine:
 
     def _excuse(self, g, now):
         included = self.included is None or g.uuid in self.included
-        return gm.excuse(g, now, self.connected, included, self.stall)
+        return gm.excuse(g, now, self.connected, included, self.stall,
+                         paused=self._paused(g, now))
+
+    # -- pauses ---------------------------------------------------------------
+    def _paused(self, g, now):
+        """Why the operator's pause holds this guest now, or None: the
+        host's, else the server's own (HA_Paused_Until)."""
+        if pause_mod.active(self.host_paused_until, now):
+            return "monitoring paused on this host until %s" % \
+                pause_mod.iso(self.host_paused_until)
+        if pause_mod.active(g.paused_until, now):
+            return "paused by the operator until %s (%s)" % (
+                pause_mod.iso(g.paused_until), pause_mod.METADATA_KEY)
+        return None
+
+    def _read_pause(self, g, server, now, out):
+        """The server's HA_Paused_Until from Nova's reading; a value that
+        cannot be honoured is said once in the log and in status."""
+        value = server.paused_until if server is not None else None
+        until, problem = pause_mod.server_pause(
+            value, now, self.settings.max_pause)
+        if until != g.paused_until and until is not None:
+            out.append(fx.Log(LOG_WARNING, "%s (%s): paused by the operator "
+                              "until %s: its failures are not acted on" % (
+                                  g.name, g.uuid, pause_mod.iso(until))))
+        if problem and problem != g.view.get("pause_problem"):
+            out.append(fx.Log(LOG_WARNING, "%s (%s): %s" % (g.name, g.uuid,
+                                                            problem)))
+        g.paused_until = until
+        if problem:
+            g.view["pause_problem"] = problem
+        else:
+            g.view.pop("pause_problem", None)
+
+    def _pause_host(self, o, now, out):
+        """The operator pauses the whole host for ``o.seconds`` (checked
+        by the control socket against max_pause), or resumes it (None)."""
+        until = None if o.seconds is None else now + o.seconds
+        was = self.host_paused_until if pause_mod.active(
+            self.host_paused_until, now) else None
+        self.host_paused_until = until
+        out.append(fx.PutHostPause(until))
+        if until is not None:
+            out.append(fx.Count("decisions", "pause-begin"))
+            out.append(fx.Log(LOG_WARNING, "Monitoring paused on this host "
+                              "by the operator until %s: no failure is "
+                              "acted on until then" % pause_mod.iso(until)))
+        else:
+            out.append(fx.Count("decisions", "pause-end"))
+            out.append(fx.Log(LOG_WARNING, "Host pause %s by the operator; "
+                              "every guest is judged on evidence from now "
+                              "on" % ("ended" if was else
+                                      "cleared (none was active)")))
+        for g in self.guests.values():
+            if g.boot is not None:
+                self._check_excuse(g, now)
+
+    def _pause_over(self, now, out):
+        """A host pause whose end time has come ends here (it held no
+        guest since)."""
+        if self.host_paused_until is not None and \
+                not pause_mod.active(self.host_paused_until, now):
+            out.append(fx.Log(LOG_WARNING, "Host pause until %s is over: "
+                              "every guest is judged on evidence from now "
+                              "on" % pause_mod.iso(self.host_paused_until)))
+            out.append(fx.Count("decisions", "pause-end"))
+            self.host_paused_until = None
+            out.append(fx.PutHostPause(None))
 
     def _check_excuse(self, g, now):
         """The guest's excuse now; when one that impaired the guest (not
@@ -712,6 +799,17 @@ class Engine:
             self._decided(g, "duplicate", "notify %s (already recorded)"
                           % name, why, out)
             return
+        paused = self._paused(g, now)
+        if paused:  # the operator said: step out of the way
+            if not hang:  # not sent when the pause ends, nor after a restart
+                g.boot.notified = g.boot.notified | {name}
+                out.append(fx.PutBoot(g.uuid, g.name,
+                                      dataclasses.replace(g.boot)))
+            why = "%s; not recovered: %s" % (why, paused)
+            self._decided(g, "paused", "no recovery (paused)", why, out)
+            out.append(fx.Log(LOG_WARNING, "%s (%s): %s" % (g.name, g.uuid,
+                                                            why)))
+            return
         allowed = self.budget.spend(g.uuid, now)
         out.append(self.budget.record(g.uuid))
         if not allowed:
@@ -739,22 +837,52 @@ class Engine:
                  hold=0.0):
         body = notification.body(self.settings.hostname, g.uuid, payload,
                                  now)
-        out.append(fx.Enqueue(key, body, hold, g.uuid,
-                              g.boot.seq if g.boot else None))
+        boot = g.boot.seq if g.boot else None
         decision = "notify " + notification.payload_name(payload)
+        if self.settings.shadow:
+            # recorded apart from the outbox: delivery never sees it, and
+            # enforce mode later does not send it either
+            kind = self._would_recover_kind(payload, recovery)
+            fence = self._would_fence(g, key, now) if kind == "hang" \
+                else None
+            out.append(fx.WouldRecover(key, body, kind, why, g.uuid, boot,
+                                       fence))
+            out.append(fx.Count("would_recover", kind))
+            decision = "would " + decision
+        else:
+            out.append(fx.Enqueue(key, body, hold, g.uuid, boot))
         if recovery and self.settings.forensics:
             out.append(fx.Capture(g.uuid, g.name, key, {
                 "key": key, "notification": body, "reason": why,
                 "signals": self._evidence(g, now),
                 "monitor_view": self._domain_view(g, now)}))
         out.append(fx.Log(LOG_WARNING if recovery else LOG_INFO,
-                          "%s (%s): %s -> %s" % (g.name, g.uuid, why,
-                                                 decision)))
+                          "%s (%s): %s -> %s%s" % (
+                              g.name, g.uuid, why, decision,
+                              " (shadow mode: nothing sent)"
+                              if self.settings.shadow else "")))
         # kept apart from last_decision, which later events overwrite
         g.view.update(last_notified=decision,
                       last_notified_at=notification.iso(now),
                       last_notified_reason=why)
         self._decided(g, "notify", decision, why, out)
+
+    @staticmethod
+    def _would_recover_kind(payload, recovery):
+        if not recovery:
+            return "forwarded"
+        return {notification.HUNG: "hang",
+                notification.IO_REPORTED: "io-error"}.get(payload, "death")
+
+    def _would_fence(self, g, key, now):
+        """Shadow mode: what the fence of this hang would do once Masakari
+        accepted it (Nova's own reading is left to that time)."""
+        if not self.settings.fence_hung:
+            return "no fence: fence_hung is off or not the masakari backend"
+        why = self._fence_hold(g, key, now)
+        if why:
+            return "no fence: %s" % why
+        return "would fence once accepted, if Nova shows no task of its own"
 
     @staticmethod
     def _decided(g, label, decision, why, out):
@@ -830,6 +958,8 @@ class Engine:
         for g in self.guests.values():
             server = servers.get(g.uuid)
             g.nova = gm.nova_excuse(server) if server else None
+            if o.servers is not None:  # unreadable: a pause ends on time
+                self._read_pause(g, server, now, out)
             self._update_watch(g, out)
         for g in list(self.guests.values()):
             if g.liveness == gm.CONFIRMING:
@@ -883,6 +1013,12 @@ class Engine:
                               "operator" % o.uuid))
 
     def _reconfigured(self, o, now, out):
+        if o.settings.shadow != self.settings.shadow:
+            out.append(fx.Log(LOG_WARNING, "Mode %s -> %s: %s" % (
+                self.settings.mode, o.settings.mode,
+                "decisions are recorded as would-recover, nothing is sent "
+                "or fenced" if o.settings.shadow else "decisions are sent "
+                "from now on; those recorded in shadow mode are not")))
         s = self.settings = o.settings
         self.verdicts = gm.verdicts(s.agent_silence_recovers,
                                     s.kernel_silence_recovers)
@@ -897,6 +1033,7 @@ class Engine:
         that waited too long for Nova."""
         for uuid in self.budget.expired(now):
             out.append(self.budget.record(uuid))
+        self._pause_over(now, out)
         for g in list(self.guests.values()):
             self._fence_overdue(g, now, out)
 
@@ -910,6 +1047,10 @@ class Engine:
                 notification.hang_incident(o.key) is None:
             return
         g = self.guests.get(o.uuid)
+        if self.settings.shadow:  # sent before the switch: not fenced
+            self._fence_end(g, o.uuid, o.key, "skipped", "shadow mode: "
+                            "nothing is fenced", now, out)
+            return
         if g is None or g.fence is not gm.F_IDLE:
             self._fence_end(None, o.uuid, o.key, "skipped", "the domain is "
                             "no longer defined here" if g is None else
@@ -936,7 +1077,7 @@ class Engine:
             return "host-wide storm: %s" % self.storm.reason
         included = self.included is None or g.uuid in self.included
         return gm.excuse(g, now, self.connected, included, self.stall,
-                         nova=False)
+                         nova=False, paused=self._paused(g, now))
 
     def _fence_on_nova(self, g, o, servers, now, out):
         """The fresh reading a fence waited for."""
@@ -989,6 +1130,10 @@ class Engine:
                 g.view.pop(name, None)
             self.nova_asked = True  # the reading also serves verdicts
             out.append(fx.ReadNova())
+        elif action == gm.FENCE_NOW and self.settings.shadow:
+            g.fence = state = None  # switched to shadow meanwhile
+            self._fence_end(g, g.uuid, key, "skipped", "shadow mode: nothing"
+                            " is fenced", now, out)
         elif action == gm.FENCE_NOW:
             out.append(fx.Fence(g.uuid, key, g.boot.dom_id))
             out.append(fx.Log(LOG_WARNING, "%s (%s): hung, its recovery "
@@ -1040,6 +1185,8 @@ class Engine:
     def _domain_view(self, g, now):
         view = {"uuid": g.uuid, "name": g.name, "state": g.power}
         view.update(g.view)
+        if pause_mod.active(g.paused_until, now):
+            view["paused_until"] = pause_mod.iso(g.paused_until)
         if g.boot is None:
             return view
         agent, (kernel, kernel_detail) = self._signals(g, now)
@@ -1109,6 +1256,10 @@ class Engine:
 
     def view(self, now):
         return {
+            "mode": self.settings.mode,
+            "paused_until": (pause_mod.iso(self.host_paused_until)
+                             if pause_mod.active(self.host_paused_until, now)
+                             else None),
             "libvirt": dict(self.libvirt),
             "host_alert": self.stall or self.storm.reason,
             "host": dict(self.view_host, stalled=self.stall, since=(

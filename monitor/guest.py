@@ -233,6 +233,7 @@ class Guest:
     busy: str | None = None  # libvirt skipped its statistics
     migration: str | None = None  # post-copy, incoming
     nova: str | None = None  # a Nova operation or state
+    paused_until: float | None = None  # the server's HA_Paused_Until
     transient: bool = False  # undefined while running (Nova's snapshot)
     excused: str | None = None  # the excuse of the last evaluation
     confirming_since: float | None = None
@@ -250,15 +251,17 @@ class Guest:
 
 
 def excuse(guest, now, connected=True, included=True, host_stall=None,
-           nova=True):
+           nova=True, paused=None):
     """Why no liveness signal of this guest counts now, or None.  The
     first rule that holds wins; the order is the one status shows.
     ``host_stall``: why the host itself is stalled, if it is; ``nova``:
     False leaves Nova's view out (a fence judges it on a reading of its
-    own, see ``fence_nova``)."""
+    own, see ``fence_nova``); ``paused``: why the operator's pause (of
+    the host or the server) holds the guest, if it does."""
     for holds, why in (
             (not connected, "libvirt connection down"),
             (guest.power not in ACTIVE, "not running"),
+            (paused, paused),
             (guest.power == PAUSED, "paused"),
             (guest.power == SHUTTING_DOWN, "shutting down"),
             (now < guest.grace_until, "grace after reboot until +%.0f s" % (

@@ -13,6 +13,7 @@ from oslo_utils import strutils
 
 from monitor import delivery
 from monitor import observations as obs
+from monitor import pause
 from monitor.conf import api as api_conf
 
 
@@ -74,7 +75,9 @@ def send(conn, body):
 def host_servers(conn, hostname):
     """This host's servers as ``obs.Server`` (Nova, one listing of all
     projects, every page; blocking: run in a worker).  HA_Enabled as
-    Masakari reads it: a true string of the server's metadata.
+    Masakari reads it: a true string of the server's metadata;
+    HA_Paused_Until as it is (the engine judges it): a pause costs no
+    request of its own.
 
     Read as JSON through the compute proxy's own session instead of as
     openstacksdk ``Server`` resources: building a resource per server was
@@ -87,13 +90,14 @@ def host_servers(conn, hostname):
         response = conn.compute.get(url, params=params)
         sdk_exc.raise_from_response(response)
         body = response.json()
-        found.extend(
-            obs.Server(server["id"], strutils.bool_from_string(
-                (server.get("metadata") or {}).get("HA_Enabled"),
-                default=False),
+        for server in body.get("servers", ()):
+            metadata = server.get("metadata") or {}
+            found.append(obs.Server(
+                server["id"], strutils.bool_from_string(
+                    metadata.get("HA_Enabled"), default=False),
                 server.get("OS-EXT-STS:vm_state"),
-                server.get("OS-EXT-STS:task_state"))
-            for server in body.get("servers", ()))
+                server.get("OS-EXT-STS:task_state"),
+                metadata.get(pause.METADATA_KEY)))
         # Nova pages at its [api] max_limit; the next link carries the
         # query and the marker
         url = next((link["href"] for link in body.get("servers_links", ())

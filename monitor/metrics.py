@@ -15,6 +15,7 @@ from prometheus_client import metrics_core
 from monitor import delivery
 from monitor import engine
 from monitor import events
+from monitor import pause
 
 
 def version():
@@ -67,6 +68,19 @@ class Metrics:
             "instanceha_build_info", "The monitor's version (always 1)",
             ["version"], registry=r)
         self.build_info.labels(version()).set(1)
+        self.monitor_info = prom.Gauge(
+            "instanceha_monitor_info", "The monitor's version and mode "
+            "(enforce or shadow), always 1", ["version", "mode"],
+            registry=r)
+        self.paused_until = prom.Gauge(
+            "instanceha_paused_until_timestamp_seconds",
+            "Unix time at which the operator's pause of this host ends "
+            "(0: not paused)", registry=r)
+        self.would_recover = prom.Counter(
+            "instanceha_would_recover",
+            "Shadow mode: decisions that enforce mode would have sent, by "
+            "kind (death, hang, io-error, forwarded)", ["kind"],
+            registry=r)
         self.events = prom.Counter(
             "instanceha_libvirt_events", "libvirt events seen (and deaths "
             "found by a listing after a reconnect)", ["event"], registry=r)
@@ -162,6 +176,7 @@ class Metrics:
                 (self.notifications, delivery.OUTCOMES),
                 (self.decisions, engine.DECISIONS),
                 (self.fences, engine.FENCES),
+                (self.would_recover, engine.WOULD_RECOVER),
                 (self.heartbeat_failures, ("counted", "excused"))):
             for label in labels:
                 counter.labels(label)
@@ -186,6 +201,11 @@ class Metrics:
         for detection in DETECTION:
             self.domains.labels(detection).set(counts.get(detection, 0))
         self.scrape_time.set(now)
+        self.monitor_info.clear()  # one series: the mode in use now
+        self.monitor_info.labels(version(), engine.settings.mode).set(1)
+        self.paused_until.set(
+            engine.host_paused_until if pause.active(
+                engine.host_paused_until, now) else 0)
 
     def render(self):
         return prom.generate_latest(self._exported)

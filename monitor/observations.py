@@ -151,6 +151,8 @@ class Server:
     ha_enabled: bool
     vm_state: str | None = None
     task_state: str | None = None
+    # HA_Paused_Until as the metadata holds it (judged by the engine)
+    paused_until: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,6 +208,13 @@ class Fenced:
 @dataclasses.dataclass(frozen=True)
 class ClearQuarantine:
     uuid: str
+
+
+@dataclasses.dataclass(frozen=True)
+class PauseHost:
+    """The operator pauses the whole host for ``seconds`` (already checked
+    against [recovery] max_pause), or resumes it (None)."""
+    seconds: float | None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,6 +25,7 @@ from monitor import metrics as metrics_mod
 from monitor import notification
 from monitor import nova_servers
 from monitor import observations as obs
+from monitor import pause
 from monitor import private
 from monitor import prober as prober_mod
 from monitor import status as status_mod
@@ -57,6 +58,8 @@ class Monitor:
         (``ClockStepped``) when a ``monotonic`` clock is given, or when
         neither is (the real clocks)."""
         self.conf, self.clock = conf, clock
+        for line in validate.ignored(conf):  # the other masakari monitors'
+            LOG.info("%s", line)
         if monotonic is None and clock is time.time:
             monotonic = time.monotonic
         self._clock_watch = None if monotonic is None else \
@@ -94,10 +97,11 @@ class Monitor:
             self.store, send or backends.sender(conf, self.cloud), clock,
             self.metrics, self.pools["send"], conf.callback.retry_interval,
             conf.callback.retry_max_interval, self.overdue_after,
-            peer=backends.PEERS[conf.recovery.backend], post=self.observe)
+            peer=backends.PEERS[conf.recovery.backend], post=self.observe,
+            enforcing=self.enforcing)
         self.fencer = fence_mod.Fencer(
             conf.libvirt.connection_uri, self.observe, self.pools["fence"],
-            self.metrics)
+            self.metrics, enforcing=self.enforcing)
         self.host_probe = host_probe.HostProbe(
             conf.libvirt.connection_uri, self.observe, self.pools["host"])
         self.nova = None
@@ -148,6 +152,21 @@ class Monitor:
             if carry is not None:
                 carry(effect)
 
+    def enforcing(self):
+        """False in shadow mode: the edges (delivery, fence) send and end
+        nothing, whatever reaches them (the engine asks for nothing
+        then)."""
+        return not self.engine.settings.shadow
+
+    def pause_host(self, length):
+        """The control socket's pause (``length``: e.g. "1h") or resume
+        (None); the end time, or None.  PauseError, changing nothing,
+        when the length is not one to honour."""
+        seconds = None if length is None else pause.duration(
+            length, self.engine.settings.max_pause)
+        self.observe(obs.PauseHost(seconds))
+        return self.engine.host_paused_until
+
     def clear_quarantine(self, uuid):
         if uuid not in self.engine.budget.quarantined:
             return False
@@ -167,10 +186,11 @@ class Monitor:
         self.observe(obs.Reconfigured(new))
         self.prober.interval, self.prober.timeout = new.interval, new.timeout
         self.reloaded_at = notification.iso(self.clock())
-        LOG.warning("Config reloaded: heartbeats every %s s, timeout %s s, "
-                    "threshold %s, restart budget %s per %s s", new.interval,
-                    new.timeout, new.threshold, new.max_recoveries,
-                    new.recovery_window)
+        self.delivery.wake()  # enforce mode again: entries left are due
+        LOG.warning("Config reloaded: mode %s, heartbeats every %s s, "
+                    "timeout %s s, threshold %s, restart budget %s per %s s",
+                    new.mode, new.interval, new.timeout, new.threshold,
+                    new.max_recoveries, new.recovery_window)
         return True
 
     # -- what the monitor tells ----------------------------------------------
@@ -211,7 +231,8 @@ class Monitor:
             self.metrics_url = scraped.url
             private.write_text(self.store.path / "metrics.url", scraped.url)
         controls = await control.serve(self.store.path / control.SOCKET,
-                                       self.clear_quarantine, self.status)
+                                       self.clear_quarantine, self.status,
+                                       self.pause_host)
         self.status_url = web.url
         private.write_text(self.store.path / "status.url", web.url)
         tasks = [self.delivery.run(), self.watcher.run(),
@@ -232,8 +253,9 @@ class Monitor:
                 systemd.watchdog_interval(),
                 lambda: status_mod.watchdog_line(self.engine, self.store)))
         tasks = [asyncio.ensure_future(task) for task in tasks]
-        LOG.info("instanceha-monitor running for host %s; status on %s",
-                 conf.hostname, web.url)
+        LOG.info("instanceha-monitor running for host %s in %s mode; "
+                 "status on %s", conf.hostname, self.engine.settings.mode,
+                 web.url)
         systemd.notify("READY=1\nSTATUS=monitoring %s" % conf.hostname)
         try:
             waiter = asyncio.ensure_future(stop.wait())

@@ -36,6 +36,8 @@ def engine(conf):
         # destroys it itself: neither waits for a clean shutdown
         fence_hung=(conf.recovery.fence_hung and
                     conf.recovery.backend == recovery_conf.MASAKARI),
+        shadow=conf.recovery.mode == recovery_conf.SHADOW,
+        max_pause=conf.recovery.max_pause,
         ha_enabled_only=intro.monitor_ha_enabled_only)
 
 

@@ -5,6 +5,7 @@ from monitor import notification
 from monitor import store as store_mod
 
 RECENT_ENTRIES = 50
+RECENT_WOULD_RECOVER = 20
 
 
 def entry_view(entry, now, overdue_after):
@@ -25,6 +26,17 @@ def entry_view(entry, now, overdue_after):
     }
 
 
+def would_recover_view(row):
+    """One decision of shadow mode, as status and history show it."""
+    payload = row["body"]["payload"]
+    return {"decided_at": notification.iso(row["decided_at"]),
+            "instance_uuid": row["instance_uuid"], "kind": row["kind"],
+            "event": "%s/%s" % (payload["event"],
+                                payload["vir_domain_event"]),
+            "reason": row["reason"], "fence": row["fence"],
+            "key": row["key"]}
+
+
 def header(conf, settings, reloaded_at, pid):
     return {"hostname": conf.hostname, "pid": pid,
             "recovery_backend": conf.recovery.backend,
@@ -33,6 +45,7 @@ def header(conf, settings, reloaded_at, pid):
                          "threshold": settings.threshold,
                          "recovery_budget": settings.max_recoveries,
                          "fence_hung": settings.fence_hung,
+                         "mode": settings.mode,
                          "reloaded_at": reloaded_at}}
 
 
@@ -69,4 +82,8 @@ def render(header, view, store, issued, now, overdue_after):
         "oldest_pending_seconds": (0.0 if oldest is None else
                                    round(now - oldest, 1)),
         "entries": entries,
+    }, would_recover={
+        "count": store.would_recover_count(),
+        "recent": [would_recover_view(row) for row in
+                   store.would_recover(limit=RECENT_WOULD_RECOVER)],
     })

@@ -94,6 +94,10 @@ class StateTooNew(Exception):
     """The state was written by a newer version of the monitor."""
 
 
+class StateTooOld(Exception):
+    """The state was not yet upgraded by this version of the monitor."""
+
+
 def _migrate_v1(db):
     """The layout before schema versions."""
     for statement in _V1:
@@ -110,9 +114,28 @@ def _migrate_v2(db):
     _fill_incidents(db)
 
 
+def _migrate_v3(db):
+    """Shadow mode's decisions, apart from the outbox: delivery reads the
+    outbox only, so none of them can ever be sent."""
+    db.execute("""
+CREATE TABLE would_recover (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    instance_uuid TEXT NOT NULL,
+    boot INTEGER,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    fence TEXT,
+    decided_at REAL NOT NULL
+)""")
+    db.execute("CREATE INDEX would_recover_time ON would_recover "
+               "(decided_at)")
+
+
 # MIGRATIONS[n - 1] brings a database of version n - 1 to version n
 # (PRAGMA user_version); only ever append.
-MIGRATIONS = (_migrate_v1, _migrate_v2)
+MIGRATIONS = (_migrate_v1, _migrate_v2, _migrate_v3)
 VERSION = len(MIGRATIONS)
 
 
@@ -250,7 +273,10 @@ class Store:
 
     # -- the engine's durable state -------------------------------------------
     def restore(self):
-        restored = engine.Restored(next_boot=int(self._meta("next_boot", 1)))
+        paused = self._meta("host_paused_until")
+        restored = engine.Restored(
+            next_boot=int(self._meta("next_boot", 1)),
+            host_paused_until=None if paused is None else float(paused))
         for row in self._db.execute("SELECT * FROM boot"):
             restored.boots[row["uuid"]] = (row["name"], gm.Boot(
                 row["seq"], row["dom_id"], row["host_boot"],
@@ -449,16 +475,28 @@ class Store:
             "SELECT MIN(created_at) FROM notification WHERE state = ?",
             (PENDING,)).fetchone()[0]
 
+    def would_recover(self, since=None, limit=None):
+        """Shadow mode's decisions since ``since`` (all: None), oldest
+        first (the last ``limit`` of them when given)."""
+        return read_would_recover(self._reader, since, limit)
+
+    def would_recover_count(self):
+        return self._reader.execute(
+            "SELECT COUNT(*) FROM would_recover").fetchone()[0]
+
     def prune(self, retention):
-        """Remove final entries older than ``retention`` seconds (not
-        while the disk refuses writes: they wait, nothing is lost)."""
+        """Remove final entries and shadow decisions older than
+        ``retention`` seconds (not while the disk refuses writes: they
+        wait, nothing is lost)."""
         if self._journal:
             return 0
         try:
+            before = self._clock() - retention
+            self._db.execute("DELETE FROM would_recover WHERE decided_at < "
+                             "?", (before,))
             return self._db.execute(
                 "DELETE FROM notification WHERE state != ? AND "
-                "finished_at < ?",
-                (PENDING, self._clock() - retention)).rowcount
+                "finished_at < ?", (PENDING, before)).rowcount
         except sqlite3.DatabaseError as exc:
             if not _disk_side(exc):
                 raise
@@ -561,6 +599,19 @@ def _write(db, effect, now):
             db.execute("DELETE FROM budget WHERE uuid = ?", (effect.uuid,))
     elif isinstance(effect, fx.Enqueue):
         return _enqueue(db, effect, now)
+    elif isinstance(effect, fx.WouldRecover):
+        db.execute(
+            "INSERT OR IGNORE INTO would_recover (key, instance_uuid, boot, "
+            "kind, body, reason, fence, decided_at) VALUES (?, ?, ?, ?, ?, "
+            "?, ?, ?)", (effect.key, effect.uuid, effect.boot, effect.kind,
+                         json.dumps(effect.body, sort_keys=True),
+                         effect.reason, effect.fence, now))
+    elif isinstance(effect, fx.PutHostPause):
+        if effect.until is None:
+            db.execute("DELETE FROM meta WHERE name = 'host_paused_until'")
+        else:
+            db.execute("INSERT OR REPLACE INTO meta VALUES "
+                       "('host_paused_until', ?)", (effect.until,))
     elif isinstance(effect, fx.Release):
         cursor = db.execute(
             "UPDATE notification SET next_attempt_at = MIN("
@@ -625,6 +676,45 @@ def _wake_all(db, now):
         "UPDATE notification SET next_attempt_at = ? WHERE state = ? "
         "AND attempts > 0 AND next_attempt_at > ?",
         (now, PENDING, now)).rowcount
+
+
+def read_would_recover(db, since=None, limit=None):
+    """Rows of the would_recover table as dicts (the body decoded)."""
+    query, args = "SELECT * FROM would_recover", []
+    if since is not None:
+        query += " WHERE decided_at >= ?"
+        args.append(since)
+    query += " ORDER BY id DESC"
+    if limit is not None:
+        query += " LIMIT ?"
+        args.append(limit)
+    return [_entry(row) for row in reversed(db.execute(query,
+                                                       args).fetchall())]
+
+
+def open_read_only(state_path):
+    """The state database for reading only, while a monitor may run (it
+    holds the lock, not the database): for the history command.  Raises
+    OSError when there is none; StateTooNew when its schema is newer."""
+    database = os.path.join(str(state_path), FILE)
+    if not os.path.exists(database):
+        raise FileNotFoundError(errno.ENOENT, "no state database", database)
+    db = sqlite3.connect("file:%s?mode=ro" % database, uri=True)
+    db.row_factory = sqlite3.Row
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > VERSION:
+        db.close()
+        raise StateTooNew(
+            "the state database %s has schema version %d, newer than this "
+            "instanceha-monitor knows (%d): upgrade osc-instanceha" % (
+                database, version, VERSION))
+    if version < VERSION:
+        db.close()
+        raise StateTooOld(
+            "the state database %s has schema version %d: start this "
+            "version of instanceha-monitor once to upgrade it" % (
+                database, version))
+    return db
 
 
 def _entry(row):

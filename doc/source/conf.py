@@ -2,7 +2,8 @@
 
 Built by ``tox -e docs`` (warnings are errors).  The configuration
 reference and the OpenStackClient command reference are generated from the
-installed distribution (oslo.config's and cliff's Sphinx extensions); the
+installed distribution (oslo.config's and cliff's Sphinx extensions), the
+release notes from releasenotes/notes and the git history (reno); the
 host monitor's own command line is its ``--help`` output, captured at build
 time by the ``monitor-help`` directive below.
 """
@@ -22,6 +23,7 @@ extensions = [
     "openstackdocstheme",
     "oslo_config.sphinxext",
     "cliff.sphinxext",
+    "reno.sphinxext",
 ]
 
 html_theme = "openstackdocs"
@@ -77,5 +79,27 @@ class MonitorHelp(Directive):
         return [block]
 
 
+class MutableOptions(Directive):
+    """``.. mutable-options::``: the options SIGHUP reloads, as a list
+    generated from the option definitions (``mutable=True``), so that no
+    page lists them by hand."""
+
+    has_content = False
+
+    def run(self):
+        from monitor import conf
+
+        items = nodes.bullet_list()
+        for group, opts in conf.list_opts():
+            for opt in opts:
+                if opt.mutable:
+                    text = "[%s] %s" % (group, opt.dest)
+                    items += nodes.list_item(
+                        "", nodes.paragraph("", "", nodes.literal(text,
+                                                                  text)))
+        return [items]
+
+
 def setup(app):
     app.add_directive("monitor-help", MonitorHelp)
+    app.add_directive("mutable-options", MutableOptions)

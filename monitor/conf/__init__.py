@@ -38,6 +38,10 @@ def parse(config_files, config_dir, project, prog, conf=None):
     if config_dir:
         argv += ["--config-dir", config_dir]
     conf(argv, project=project, prog=prog)
+    from monitor.conf import validate  # it imports this module
+
+    api.default_auth_type(conf, [validate.read_sections(path) for path in
+                                 validate.config_files(conf)])
     return conf
 
 

@@ -9,6 +9,7 @@ from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = "api"
+DEFAULT_AUTH_TYPE = "password"
 READ_TIMEOUT = 30.0
 OPTS = [
     cfg.StrOpt("region", default="RegionOne",
@@ -68,15 +69,50 @@ def register_opts(conf):
     conf.register_opts(adapter_opts(), group=GROUP)
 
 
+def implied_auth_type(sections):
+    """A masakarimonitors.conf names no auth_type: masakari-monitors
+    defaults it to password.  So does this monitor, for files (``sections``
+    of each, as read) that give an auth_url and no auth_type; None
+    otherwise."""
+    api = [s.get(GROUP, {}) for s in sections]
+    if any("auth_url" in s for s in api) and \
+            not any("auth_type" in s for s in api):
+        return DEFAULT_AUTH_TYPE
+    return None
+
+
+def default_auth_type(conf, sections):
+    implied = implied_auth_type(sections)
+    if implied:
+        conf.set_default("auth_type", implied, group=GROUP)
+
+
 def auth_plugin_opts(auth_type):
     """Options of one auth plugin (password by default in the sample)."""
     return ks_loading.get_auth_plugin_conf_options(auth_type)
 
 
+ADMIN_ROLE = (" The user needs the admin role: Masakari's default policy "
+              "lets only admins create notifications, and the monitor lists "
+              "this host's servers of all projects in Nova.")
+
+
+def auth_common_opts():
+    """auth_type and auth_section; auth_type's help says whose
+    credentials these must be (it heads the auth options in the
+    sample)."""
+    opts = ks_loading.get_auth_common_conf_options()
+    for opt in opts:
+        if opt.dest == "auth_type":
+            opt.help = ("Authentication type to load (password when the "
+                        "file gives auth_url and no auth_type, as in "
+                        "masakari-monitors)." + ADMIN_ROLE)
+    return opts
+
+
 def registered_opts():
     """Every [api] option but the auth plugin's, which follow auth_type."""
-    return (OPTS + session_opts()
-            + ks_loading.get_auth_common_conf_options() + adapter_opts())
+    return (OPTS + session_opts() + auth_common_opts() + adapter_opts())
 
 
 def list_opts():

@@ -89,7 +89,9 @@ OPTS = [
     cfg.IntOpt("ha_enabled_refresh", default=60, min=5,
                help="Seconds between two readings of this host's servers "
                     "from Nova (one listing): their HA_Enabled (for "
-                    "monitor_ha_enabled_only) and the operations under "
+                    "monitor_ha_enabled_only), their HA_Paused_Until (a "
+                    "pause the operator set with 'openstack instanceha "
+                    "pause') and the operations under "
                     "way (task_state, vm_state), which excuse a guest. A "
                     "hang verdict reads Nova again when this reading is "
                     "older than guest_monitoring_interval. One listing of "

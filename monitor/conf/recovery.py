@@ -1,9 +1,33 @@
 """[recovery]: who recovers a failed VM."""
 from oslo_config import cfg
 
+from monitor import pause
+
 GROUP = "recovery"
 MASAKARI, NOVA, LIBVIRT = "masakari", "nova", "libvirt"
+ENFORCE, SHADOW = "enforce", "shadow"
 OPTS = [
+    cfg.StrOpt("mode", default=ENFORCE, mutable=True, choices=[
+        (ENFORCE, "Decisions go to the recovery backend (the default)."),
+        (SHADOW, "Every decision is taken as in enforce mode (detection, "
+                 "excuses, restart budget, storm guard, forensics, the "
+                 "fencing decision) and recorded as 'would recover' in "
+                 "the state store, the status, the log and the metrics; "
+                 "nothing is sent to the backend and nothing is fenced. "
+                 "'instanceha-monitor history' lists these decisions. "
+                 "Switching back to enforce sends none of them.")],
+        help="Whether decisions are carried out. Run a new host in shadow "
+             "mode first, read what it would have done, then switch to "
+             "enforce (SIGHUP applies it)."),
+    cfg.IntOpt("max_pause", default=pause.DEFAULT_MAX, min=60,
+               mutable=True,
+               help="Seconds: the longest pause honoured, of the host "
+                    "('instanceha-monitor pause --for') or of a server "
+                    "(its HA_Paused_Until metadata, which 'openstack "
+                    "instanceha pause --for' writes). A longer request is "
+                    "refused; a server's HA_Paused_Until further ahead "
+                    "than this is ignored, with a warning in the log and "
+                    "the status."),
     cfg.StrOpt("backend", default=MASAKARI, choices=[
         (MASAKARI, "POST a VM notification to Masakari, whose engine "
                    "recovers the instance (the default)."),

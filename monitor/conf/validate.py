@@ -4,6 +4,10 @@ oslo.config ignores what it does not know, so a misspelled option (say
 ``guest_monitor_interval``, as a well-known deployment guide prints it)
 silently runs the monitor on defaults.  This check turns that into an error
 at start, with a "did you mean" hint.
+
+A ``masakarimonitors.conf`` is read unchanged: the sections and options
+of the other masakari monitors are not this monitor's to judge; they are
+ignored, one log line each (``ignored``).
 """
 import difflib
 import glob
@@ -15,6 +19,7 @@ from oslo_log import _options as log_options
 
 from monitor import conf as monitor_conf
 from monitor.conf import api
+from monitor.conf import masakari_monitors
 from monitor.conf import recovery
 
 
@@ -64,13 +69,16 @@ def unknown_entries(sections, known):
     everything = {name: group for group, names in known.items()
                   for name in names}
     for section, options in sections.items():
+        if masakari_monitors.is_theirs(section):
+            continue
         if section not in known:
             hint = difflib.get_close_matches(section, known, n=1)
             yield "unknown section [%s]%s" % (
                 section, "; did you mean [%s]?" % hint[0] if hint else "")
             continue
         for option in options:
-            if option in known[section]:
+            if option in known[section] or \
+                    masakari_monitors.is_theirs(section, option):
                 continue
             message = "unknown option %r in [%s]" % (option, section)
             close = difflib.get_close_matches(option, known[section], n=1)
@@ -79,6 +87,14 @@ def unknown_entries(sections, known):
             elif option in everything:
                 message += "; it belongs in [%s]" % everything[option]
             yield message
+
+
+def ignored(conf):
+    """One line per section or option of the other masakari monitors in
+    the config files (a masakarimonitors.conf read unchanged)."""
+    for path in config_files(conf):
+        for line in masakari_monitors.ignored(read_sections(path)):
+            yield "%s: %s" % (path, line)
 
 
 def reparse(conf):
@@ -97,9 +113,11 @@ def check(conf, fresh=False):
     if fresh:
         conf = reparse(conf)
     problems = []
-    for path in config_files(conf):
-        sections = read_sections(path)
-        auth_type = sections.get(api.GROUP, {}).get("auth_type", [None])[-1]
+    files = {path: read_sections(path) for path in config_files(conf)}
+    implied = api.implied_auth_type(files.values())
+    for path, sections in files.items():
+        auth_type = sections.get(api.GROUP, {}).get(
+            "auth_type", [conf[api.GROUP].auth_type or implied])[-1]
         try:
             known = known_options(auth_type)
         except ksa_exc.NoMatchingPlugin:

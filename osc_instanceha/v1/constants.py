@@ -37,3 +37,5 @@ def row(values, columns):
     name in lower case with underscores ("Protects Against" ->
     protects_against)."""
     return utils.get_dict_properties(values, columns, formatters=FORMATTERS)
+
+PAUSE_COLUMNS = ("ID", "Name", "Paused Until", "Result")

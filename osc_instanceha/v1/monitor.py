@@ -35,6 +35,7 @@ SETTABLE = {
     "timeout": (HEARTBEATS, "guest_monitoring_timeout", 1),
     "threshold": (HEARTBEATS, "guest_monitoring_failure_threshold", 1),
     "recovery_budget": ("DEFAULT", "recovery_budget", 1),
+    "mode": ("recovery", "mode", None),
 }
 SECRET = {"password", "secret", "token", "application_credential_secret"}
 
@@ -158,12 +159,17 @@ class ShowMonitor(_Local, command.Lister):
                         "last_error"], url),
                 ("live", "domains", len(state["domains"]), url),
                 ("live", "outbox pending", state["outbox"]["pending"], url),
-                ("live", "host alert", state.get("host_alert"), url)]
+                ("live", "host alert", state.get("host_alert"), url),
+                ("live", "mode", state.get("mode"), url),
+                ("live", "paused until", state.get("paused_until"), url),
+                ("live", "would recover", (state.get("would_recover") or
+                                           {}).get("count"), url)]
         return rows
 
 
 class SetMonitor(_Local, command.Command):
-    """Tune the heartbeats and the restart budget in the config file.
+    """Tune the heartbeats, the restart budget and the mode in the config
+    file.
 
     The file is edited in place: comments and other options stay.  A
     monitor running with this config is sent SIGHUP and reloads them.
@@ -181,6 +187,10 @@ class SetMonitor(_Local, command.Command):
         parser.add_argument("--recovery-budget", type=int,
                             metavar="<count>",
                             help="Recoveries per VM per budget window")
+        parser.add_argument("--mode", choices=("enforce", "shadow"),
+                            help="shadow: decide and record what would be "
+                                 "recovered, send and fence nothing; "
+                                 "enforce: recover")
         return parser
 
     def take_action(self, parsed_args):
@@ -190,9 +200,10 @@ class SetMonitor(_Local, command.Command):
         if not changes:
             raise exceptions.CommandError("nothing to set: give at least "
                                           "one of --interval, --timeout, "
-                                          "--threshold, --recovery-budget")
+                                          "--threshold, --recovery-budget, "
+                                          "--mode")
         for name, value in changes.items():
-            if value < SETTABLE[name][2]:
+            if SETTABLE[name][2] is not None and value < SETTABLE[name][2]:
                 raise exceptions.CommandError("--%s must be at least %d" % (
                     name.replace("_", "-"), SETTABLE[name][2]))
         conf = _load(str(path))

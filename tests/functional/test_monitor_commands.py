@@ -49,6 +49,8 @@ def test_show_includes_the_running_monitors_state(cli, tmp_path,
     assert live["monitor"].startswith("running, pid ")
     assert live["libvirt"] == "connected"
     assert live["outbox pending"] == 0
+    assert (live["mode"], live["paused until"], live["would recover"]) == (
+        "enforce", None, 0)
 
 
 def test_set_edits_in_place_and_refuses_nonsense(cli, tmp_path,
@@ -91,7 +93,8 @@ def test_check_passes_for_a_registered_host_and_fails_otherwise(
                    str(bad), "-f", "json", check=False)
 
     assert [row["Check"] for row in ok] == ["config", "libvirt", "state",
-                                            "masakari", "nova servers"]
+                                            "masakari-monitors", "masakari",
+                                            "nova servers"]
     assert {row["Result"] for row in ok} == {"ok"}
     assert ok[-2]["Detail"].startswith("host %r in segment" % host)
     assert ok[-1]["Detail"].endswith("in Nova; their task states excuse "
@@ -101,7 +104,7 @@ def test_check_passes_for_a_registered_host_and_fails_otherwise(
     assert failed["masakari"]["Result"] == "FAIL"
     assert failed["masakari"]["Detail"].startswith(
         "host 'nowhere' is not registered")
-    assert "1 of 5 checks failed: masakari" in fail.stderr
+    assert "1 of 6 checks failed: masakari" in fail.stderr
 
 
 def test_help_lists_the_monitor_commands(cli):
@@ -128,7 +131,7 @@ def test_set_reloads_the_running_monitor(cli, tmp_path, local_cloud, seed):
         wait(lambda: (tmp_path / "state" / "status.url").exists())
         out = cli.run("instanceha", "monitor", "set", "--config-file",
                       str(conf), "--interval", "6", "--timeout", "1",
-                      "--threshold", "4").stdout
+                      "--threshold", "4", "--mode", "shadow").stdout
         status = json.loads(subprocess.run(
             [MONITOR, "status", "--json", "--config-file", str(conf)],
             capture_output=True, text=True, check=True).stdout)
@@ -141,4 +144,6 @@ def test_set_reloads_the_running_monitor(cli, tmp_path, local_cloud, seed):
     assert {k: status["settings"][k] for k in ("interval", "timeout",
                                                "threshold")} == {
         "interval": 6, "timeout": 1, "threshold": 4}
+    assert status["mode"] == status["settings"]["mode"] == "shadow"
+    assert "mode = shadow" in conf.read_text()
     assert running.returncode == 0

@@ -205,3 +205,17 @@ def test_replace_follows_a_chain_of_symlinks(tmp_path):
     assert (tmp_path / "middle.conf").is_symlink()
     assert real.read_text() == "new\n"
     assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+class TestSetMode(Base):
+    def test_mode_goes_to_recovery_and_a_bad_one_is_refused(self):
+        path = write_config(self.tmp)
+        cmd = monitor.SetMonitor(self.app, None)
+        parsed = self.check_parser(cmd, ["--config-file", str(path),
+                                         "--mode", "shadow"], [])
+        cmd.take_action(parsed)
+        text = path.read_text()
+        assert "[recovery]\nmode = shadow" in text
+        assert text.startswith("# site notes: keep me")
+        self.assertRaises(base.ParserException, self.check_parser, cmd,
+                          ["--config-file", str(path), "--mode", "dry"], [])

@@ -194,3 +194,25 @@ def test_requirement_lines_parse():
             if line.strip() and not line.startswith("#"):
                 assert re.match(r"^[A-Za-z0-9]", line), line
                 Requirement(line)
+
+
+RENO_SECTIONS = {"prelude", "features", "issues", "upgrade", "deprecations",
+                 "critical", "security", "fixes", "other"}
+
+
+def test_every_release_note_is_one_reno_reads():
+    """Each note is YAML with reno's sections only (a misspelled section
+    is silently left out of the release notes), each entry text."""
+    import yaml
+
+    notes = sorted((REPO / "releasenotes" / "notes").glob("*.yaml"))
+    assert notes
+    for path in notes:
+        assert re.fullmatch(r"[a-z0-9-]+-[0-9a-f]{16}\.yaml", path.name), \
+            path.name
+        note = yaml.safe_load(path.read_text())
+        assert note and set(note) <= RENO_SECTIONS, (path.name, set(note))
+        for section, entries in note.items():
+            entries = [entries] if section == "prelude" else entries
+            assert all(isinstance(e, str) and e.strip() for e in entries), \
+                (path.name, section)

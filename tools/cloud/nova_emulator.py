@@ -137,12 +137,19 @@ class Hypervisor:
             return None, None
 
     def power_off(self, server_id):
+        """As Nova's libvirt driver: a domain that stopped meanwhile (the
+        host monitor's fence ended it between the check and the destroy)
+        is off, not an error."""
         conn, dom = self._domain(server_id)
         if dom is None:
             return
         try:
             if dom.isActive():
-                dom.destroy()
+                try:
+                    dom.destroy()
+                except self.libvirt.libvirtError:
+                    if dom.isActive():
+                        raise
         finally:
             conn.close()
 

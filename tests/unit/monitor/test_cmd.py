@@ -1,14 +1,17 @@
 """instanceha-monitor as an operator meets it: complete help, a version,
 and one line (cause, what to do) for every failure; a traceback only with
 --debug."""
+import json
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 from monitor import cmd
+from monitor import store
 
 MONITOR = [sys.executable, "-m", "monitor.cmd"]
 
@@ -100,9 +103,9 @@ def test_a_state_of_a_newer_version_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "instanceha-monitor: the state database %s has schema version 99, "
-        "newer than this instanceha-monitor knows (2): upgrade "
+        "newer than this instanceha-monitor knows (%d): upgrade "
         "osc-instanceha, or point [DEFAULT] state_path elsewhere" % (
-            tmp_path / "state" / "state.sqlite"))
+            tmp_path / "state" / "state.sqlite", store.VERSION))
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -198,3 +201,86 @@ def test_status_says_how_each_fence_went(monkeypatch, capsys):
         "fenced at 2026-01-01T00:00:31.000000 in 0.214 s",
         "fence skipped: Nova task under way: migrating",
         "fence FAILED: no answer from libvirt within 30 s"]
+
+
+@pytest.mark.parametrize("length,why", [
+    ("0", "pause length '0' is zero"),
+    ("-1h", "pause length '-1h' is negative"),
+    ("an hour", "pause length 'an hour' is not understood"),
+    ("2h", "longer than the maximum of 1h ([recovery] max_pause)"),
+])
+def test_a_bad_pause_is_one_line_and_reaches_no_monitor(tmp_path, length,
+                                                       why):
+    result = run("pause", "--for=" + length, "--config-file", conf(
+        tmp_path, "[recovery]\nmax_pause = 3600\n"))
+    assert result.returncode == 2
+    line, = result.stderr.splitlines()
+    assert line.startswith("instanceha-monitor: ") and why in line
+    assert not (tmp_path / "state").exists()  # not even looked for
+
+
+def test_pause_and_resume_without_a_monitor_say_so(tmp_path):
+    for args in (["pause", "--for", "1h"], ["resume"]):
+        result = run(*args, "--config-file", conf(tmp_path, ""))
+        assert result.returncode == 1
+        assert "no running monitor answers on %s" % (
+            tmp_path / "state" / "control.sock") in result.stderr
+
+
+def test_history_lists_shadow_decisions_of_the_last_week(tmp_path):
+    from monitor import effects as fx
+
+    now = [1_000_000.0]
+    state = store.Store(tmp_path / "state", lambda: now[0])
+    body = {"type": "VM", "hostname": "cmp-1", "generated_time": "x",
+            "payload": {"event": "QEMU_GUEST_AGENT_ERROR",
+                        "instance_uuid": "u-1",
+                        "vir_domain_event": "STOPPED_FAILED"}}
+    for key, at in (("old", time.time() - 8 * 86400),
+                    ("new", time.time() - 3600)):
+        now[0] = at
+        state.apply([fx.WouldRecover(key, body, "hang", "guest kernel "
+                                     "silent", "u-1", 1, "would fence")])
+    path = conf(tmp_path, "")
+    result = run("history", "--config-file", path)  # while it is locked
+    state.close()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("1 would-recover decisions since ")
+    assert "hang     u-1 QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED" in lines[1]
+    assert lines[2:] == ["      guest kernel silent",
+                         "      fence: would fence"]
+    result = run("history", "--since", "30d", "--json", "--config-file",
+                 path)
+    assert [row["key"] for row in json.loads(result.stdout)] == \
+        ["old", "new"]
+    result = run("history", "--since", "soon", "--config-file", path)
+    assert result.returncode == 2 and "--since 'soon' is not understood" \
+        in result.stderr
+
+
+def test_status_says_shadow_mode_and_pauses(monkeypatch, capsys):
+    import argparse
+    import types
+
+    state = {"hostname": "cmp-1", "recovery_backend": "masakari",
+             "mode": "shadow", "paused_until": "2026-12-03T16:00:00Z",
+             "would_recover": {"count": 4, "recent": []},
+             "libvirt": {"uri": "qemu:///system", "connected": True,
+                         "last_error": None},
+             "outbox": {"pending": 0, "overdue": 0, "entries": []},
+             "domains": [dict(domain("a"),
+                              paused_until="2026-12-03T15:00:00Z")]}
+    monkeypatch.setattr(cmd, "fetch_status", lambda url, timeout: state)
+    conf = types.SimpleNamespace(state_path="/var/lib/instanceha")
+    assert cmd.cmd_status(conf, argparse.Namespace(json=False)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:3] == [
+        "SHADOW MODE: nothing is sent or fenced; 4 would-recover decisions "
+        "recorded (instanceha-monitor history)",
+        "PAUSED by the operator until 2026-12-03T16:00:00Z: no failure is "
+        "acted on (instanceha-monitor resume ends it)"]
+    assert "      paused until 2026-12-03T15:00:00Z (HA_Paused_Until)" in out
+    state.update(mode="enforce", paused_until=None)
+    cmd.cmd_status(conf, argparse.Namespace(json=False))
+    assert "SHADOW" not in capsys.readouterr().out

@@ -1629,3 +1629,213 @@ def test_a_clock_step_keeps_the_fences_wait(step):
     host(obs.ClockStepped(step), at=40 + step)
     assert not fences(host(obs.Tick(), at=33 + 79 + step))
     assert fences(host(obs.Tick(), at=33 + 81 + step)) == ["skipped"]
+
+
+# -- shadow mode --------------------------------------------------------------
+
+SHADOW = dataclasses.replace(FENCING, shadow=True)
+STORMY = dataclasses.replace(FENCING, storm_min_guests=2, max_recoveries=2)
+
+
+def script(host):
+    """Deaths, a hang, budget exhaustion, a storm and an accepted hang:
+    every kind of decision, the same for both modes."""
+    host.connect(listed("a", dom_id=1), listed("b", dom_id=2),
+                 listed("c", dom_id=3), listed("d", dom_id=4), at=0)
+    host.beats(3, uuid="a")  # a hang, Nova read for its verdict
+    host(nova_reading(*[(u, True, "active", None) for u in "abcd"],
+                      read_at=30.5), at=31)
+    for dom_id in (5, 6, 7):  # b dies three times: the budget ends it
+        host.event(STOPPED, FAILED, uuid="b", dom_id=dom_id - 3, at=40)
+        host.event(STARTED, BOOTED, uuid="b", dom_id=dom_id, at=41)
+    host(obs.IoError("c", "i-c", LV.VIR_DOMAIN_EVENT_IO_ERROR_REPORT),
+         at=50)
+    host(obs.Tick(), at=70)
+    for key in [e.key for e in host.effects
+                if isinstance(e, (fx.Enqueue, fx.WouldRecover))]:
+        host(obs.Delivered(key, key.split("/")[0], "accepted"), at=80)
+    host(nova_reading(*[(u, True, "active", None) for u in "abcd"],
+                      read_at=81), at=82)
+    for uuid in "cd":  # both freeze at once: a storm on four guests
+        host.beats(3, uuid=uuid)
+    return host
+
+
+def test_shadow_mode_decides_exactly_as_enforce_mode_and_sends_nothing():
+    enforce, shadow = script(Host(STORMY)), script(Host(
+        dataclasses.replace(STORMY, shadow=True)))
+    assert decisions(shadow.effects) == decisions(enforce.effects)
+    assert "quarantine" in decisions(shadow.effects)
+    would = of(fx.WouldRecover, shadow.effects)
+    assert [w.key for w in would] == keys(enforce.effects)
+    assert [w.body for w in would] == [e.body for e in enqueued(
+        enforce.effects)]
+    assert {w.kind for w in would} == {"hang", "death", "io-error"}
+    assert fx.Count("would_recover", "hang") in shadow.effects
+    # the edges get nothing to send or end in shadow mode
+    assert enqueued(shadow.effects) == [] and of(fx.Fence,
+                                                 shadow.effects) == []
+    assert of(fx.ReadNova, enforce.effects) and of(fx.Fence, enforce.effects)
+    # an acceptance (none comes in shadow mode) would not fence either
+    assert fences(shadow.effects) == ["skipped"] * len(
+        [w for w in would if w.kind == "hang"])
+    # forensics are kept as in enforce mode
+    assert len(of(fx.Capture, shadow.effects)) == len(of(
+        fx.Capture, enforce.effects)) > 0
+
+
+def test_a_shadow_hang_says_what_its_fence_would_do():
+    host = running_host(SHADOW)
+    host.beats(3)
+    host(nova_reading(ACTIVE, read_at=30.5), at=31)
+    hang, = of(fx.WouldRecover, host.effects)
+    assert hang.kind == "hang" and hang.uuid == "vm"
+    assert hang.fence == ("would fence once accepted, if Nova shows no task "
+                          "of its own")
+    view = host.engine.view(31)
+    assert view["mode"] == "shadow"
+    assert view["domains"][0]["last_decision"] == \
+        "would notify QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED"
+    assert any("shadow mode: nothing sent" in e.message
+               for e in of(fx.Log, host.effects))
+
+
+def test_switching_shadow_to_enforce_sends_no_earlier_decision():
+    """Deaths and an open hang recorded in shadow mode stay unsent after
+    the switch; the next failure is sent."""
+    host = running_host(SHADOW)
+    host.beats(3)
+    host(nova_reading(ACTIVE, read_at=30.5), at=31)
+    host.event(STOPPED, FAILED, at=40)
+    host(obs.Disconnected("eof"), at=41)  # the death seen again later
+    host.connect(listed(state=SHUTOFF, reason=LV.VIR_DOMAIN_SHUTOFF_CRASHED,
+                        dom_id=-1), at=42)
+    before = len(of(fx.WouldRecover, host.effects))
+    out = host(obs.Reconfigured(FENCING), at=50)
+    assert any("those recorded in shadow mode are not" in e.message
+               for e in of(fx.Log, out))
+    host(obs.Disconnected("eof"), at=51)
+    host.connect(listed(state=SHUTOFF, reason=LV.VIR_DOMAIN_SHUTOFF_CRASHED,
+                        dom_id=-1), at=52)
+    assert before == 2 and enqueued(host.effects) == []
+    host.event(STARTED, BOOTED, dom_id=2, at=60)
+    assert len(keys(host.event(STOPPED, FAILED, dom_id=2, at=70))) == 1
+
+
+def test_an_acceptance_arriving_in_shadow_mode_is_not_fenced():
+    """A hang sent in enforce mode, answered after the switch to shadow:
+    its fence is skipped, never carried out."""
+    host, key, out = accepted_hang(FENCING)
+    assert host.guest().fence == gm.F_ASKING
+    host(obs.Reconfigured(SHADOW), at=33.2)
+    out = host(nova_reading(ACTIVE, read_at=33.3), at=33.5)
+    assert of(fx.Fence, out) == [] and fences(out) == ["skipped"]
+    assert host.guest().view["fence_skipped"] == \
+        "shadow mode: nothing is fenced"
+
+
+# -- pauses -------------------------------------------------------------------
+
+def paused_reading(until, uuid="vm"):
+    return obs.NovaServers((obs.Server(uuid, True, "active", None, until),))
+
+
+def test_a_server_pause_holds_its_hang_until_it_ends_then_fresh_evidence():
+    host = running_host()
+    host(paused_reading("1970-01-01T00:01:40Z"), at=0)  # until 100
+    view = host.engine.view(0)["domains"][0]
+    assert view["paused_until"] == "1970-01-01T00:01:40Z"
+    assert view["heartbeat"] == "not monitored: paused by the operator " \
+        "until 1970-01-01T00:01:40Z (HA_Paused_Until)"
+    assert keys(host.beats(9)) == []  # 10..90: held
+    assert host.guest().failures == 0
+    out = host.beats(2)  # 100, 110: over; judged from its end on
+    assert keys(out) == [] and host.guest().failures == 2
+    assert len(keys(host.beats(1))) == 1  # the third fresh failure
+    assert "paused_until" not in host.engine.view(host.now)["domains"][0]
+
+
+def test_a_death_during_a_pause_is_recorded_not_recovered_ever():
+    host = running_host()
+    host(paused_reading("1970-01-01T00:01:40Z"), at=0)
+    out = host.event(STOPPED, FAILED, at=10)
+    assert keys(out) == [] and decisions(out) == ["paused"]
+    assert "not recovered: paused by the operator" in \
+        host.guest().view["reason"]
+    host(obs.Disconnected("eof"), at=200)  # seen again after the pause
+    host.connect(listed(state=SHUTOFF, reason=LV.VIR_DOMAIN_SHUTOFF_CRASHED,
+                        dom_id=-1), at=201)
+    assert keys(host.effects) == []
+    assert of(fx.PutBoot, out)[-1].boot.notified == {
+        notification.payload_name(DEATH)}  # kept across a restart
+
+
+@pytest.mark.parametrize("value,problem", [
+    ("1970-01-09T00:00:00Z", "is more than 7d ahead ([recovery] max_pause): "
+     "not paused"),
+    ("tomorrow", "is not a time: expected UTC in ISO 8601"),
+    ("1969-12-31T00:00:00Z", None),  # over: simply not paused
+    ("", None),
+    (None, None),
+])
+def test_a_server_pause_that_cannot_be_honoured_watches_the_guest(value,
+                                                                  problem):
+    host = running_host()
+    out = host(paused_reading(value), at=0)
+    view = host.engine.view(0)["domains"][0]
+    assert "paused_until" not in view
+    if problem is None:
+        assert "pause_problem" not in view
+    else:
+        assert problem in view["pause_problem"]
+        assert problem in of(fx.Log, out)[0].message
+    assert len(keys(host.beats(3))) == 1
+
+
+def test_a_server_pause_outlives_an_unreadable_nova_and_still_ends():
+    host = running_host()
+    host(paused_reading("1970-01-01T00:01:40Z"), at=0)
+    host(nova_reading(error="HTTP 503"), at=5)
+    assert keys(host.beats(9)) == []
+    assert len(keys(host.beats(3))) == 1
+
+
+def test_resuming_a_server_clears_its_pause_at_the_next_reading():
+    host = running_host()
+    host(paused_reading("1970-01-01T01:00:00Z"), at=0)
+    host(paused_reading(None), at=5)
+    assert len(keys(host.beats(3))) == 1
+
+
+def test_a_host_pause_holds_every_guest_and_ends_by_itself():
+    host = Host()
+    host.connect(listed("a", dom_id=1), listed("b", dom_id=2))
+    out = host(obs.PauseHost(100.0), at=0)
+    assert of(fx.PutHostPause, out) == [fx.PutHostPause(100.0)]
+    assert decisions(out) == ["pause-begin"]
+    assert host.engine.view(0)["paused_until"] == "1970-01-01T00:01:40Z"
+    assert keys(host.event(STOPPED, FAILED, uuid="b", dom_id=2, at=5)) == []
+    assert keys(host.beats(9, uuid="a")) == []
+    out = host(obs.Tick(), at=101)
+    assert of(fx.PutHostPause, out) == [fx.PutHostPause(None)]
+    assert decisions(out) == ["pause-end"]
+    assert host.engine.view(101)["paused_until"] is None
+    assert len(keys(host.beats(3, uuid="a"))) == 1
+
+
+def test_a_host_pause_survives_a_restart_and_a_resume_ends_it():
+    host = Host(restored=engine_mod.Restored(host_paused_until=500.0))
+    host.connect(listed())
+    assert keys(host.beats(5)) == []
+    out = host(obs.PauseHost(None), at=100)
+    assert of(fx.PutHostPause, out) == [fx.PutHostPause(None)]
+    assert len(keys(host.beats(3))) == 1
+
+
+def test_a_pause_holds_a_fence():
+    host, key, out = accepted_hang()
+    host(obs.PauseHost(600.0), at=33.2)
+    out = host(nova_reading(ACTIVE, read_at=33.3), at=33.5)
+    assert of(fx.Fence, out) == [] and fences(out) == ["skipped"]
+    assert host.guest().view["fence_skipped"].startswith(
+        "monitoring paused on this host until")

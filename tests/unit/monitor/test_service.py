@@ -285,7 +285,7 @@ def test_reload_of_a_broken_file_changes_nothing(start, tmp_path):
 
     assert monitor.status()["settings"] == {
         "interval": 10, "timeout": 2, "threshold": 3, "recovery_budget": 3,
-        "fence_hung": True,
+        "fence_hung": True, "mode": "enforce",
         "reloaded_at": None}
 
 
@@ -833,3 +833,198 @@ def test_status_refuses_a_local_user_that_is_not_root():
         with mock.patch.object(cmd, "fetch_status", refused):
             cmd.cmd_status(conf, mock.Mock(json=True))
     assert "is root's: run this as root" in str(caught.value)
+
+
+# -- shadow mode: nothing reaches any backend ---------------------------------
+
+class CloudSpy:
+    """The cloud connection the masakari and nova backends share: the
+    listing of this host's servers answers (HA_Enabled on all); every
+    other request is recorded as sent (and fails)."""
+
+    def __init__(self, uuids):
+        from tests.unit.monitor import test_nova_servers as nova_fakes
+
+        self.sent = []
+        self._listing = lambda: nova_fakes.response(200, {"servers": [
+            nova_fakes.nova_server(uuid, {"HA_Enabled": "True"})
+            for uuid in uuids()]})
+
+    def authorize(self):
+        return "token"
+
+    def __getattr__(self, service):
+        spy = self
+
+        class Service:
+            def get_endpoint(self):
+                return "http://cloud.invalid"
+
+            def get(self, url, params=None, **kwargs):
+                if service == "compute" and url == "/servers/detail":
+                    return spy._listing()
+                spy.sent.append((service, "get"))
+                raise RuntimeError("recorded, not sent")
+
+            def __getattr__(self, name):
+                def request(*args, **kwargs):
+                    spy.sent.append((service, name))
+                    raise RuntimeError("recorded, not sent")
+                return request
+        return Service()
+
+
+def count(monitor, name, labels=None):
+    return monitor.monitor.metrics.registry.get_sample_value(name,
+                                                             labels or {})
+
+
+@pytest.mark.parametrize("backend", ["masakari", "nova", "libvirt"])
+def test_shadow_mode_sends_and_fences_nothing_whatever_the_backend(
+        start, domains, tmp_path, backend):
+    """A hang and a death in shadow mode are recorded as would-recover;
+    nothing reaches the backend (its real sender, the cloud connection,
+    libvirt's domains) or the fence; after the switch to enforce on
+    SIGHUP the shadow decisions are still not sent, and the next death
+    is: the spies do see what is sent."""
+    made = []
+    spy = CloudSpy(lambda: [d.UUIDString() for d in made])
+    monitor = start(extra=HUNG_FAST + "[recovery]\nbackend = %s\nmode = "
+                    "shadow\n" % backend, configured_backend=True)
+    m = monitor.monitor
+    sends = []
+    real_send = m.delivery._send
+    m.delivery._send = lambda body: sends.append(body) or real_send(body)
+    m.cloud._connection = spy
+    hung, dead, later = domains.create(3, devices=harness.AGENT_CHANNEL)
+    made.extend((hung, dead, later))
+    ids = {d.UUIDString(): d.ID() for d in made}
+    monitor.agent_connects(hung)
+    monitor.process_dies(dead)
+    monitor.wait_for(lambda: m.store.would_recover_count() == 2, timeout=30)
+    monitor.loop.call(m.fencer.start, fx.Fence(hung.UUIDString(), "k",
+                                               hung.ID()))
+    monitor.wait_for(lambda: fences(monitor, "skipped") == 1)
+    time.sleep(2.5)  # delivery retries every second: room for a leak
+
+    assert sends == [] and spy.sent == [] and m.store.entries() == []
+    assert {d.UUIDString(): d.ID() for d in made} == ids  # nothing restarted
+    assert hung.isActive() and fences(monitor, "done") == 0
+    status = monitor.status()
+    assert status["mode"] == "shadow" and status["settings"]["mode"] == \
+        "shadow"
+    assert status["would_recover"]["count"] == 2
+    assert {(r["kind"], r["instance_uuid"]) for r in status[
+        "would_recover"]["recent"]} == {("hang", hung.UUIDString()),
+                                        ("death", dead.UUIDString())}
+    for kind in ("hang", "death"):
+        assert count(monitor, "instanceha_would_recover_total",
+                     {"kind": kind}) == 1
+    assert count(monitor, "instanceha_monitor_info", {
+        "version": metrics_version(), "mode": "shadow"}) is None  # not yet
+    monitor.monitor.render_metrics()
+    assert count(monitor, "instanceha_monitor_info", {
+        "version": metrics_version(), "mode": "shadow"}) == 1
+
+    path = tmp_path / "instanceha-monitor.conf"
+    path.write_text(path.read_text().replace("mode = shadow",
+                                             "mode = enforce"))
+    assert monitor.loop.call(m.reload) is True
+    time.sleep(2.5)
+    assert sends == [] and spy.sent == [] and m.store.entries() == []
+    monitor.process_dies(later)
+    monitor.wait_for(lambda: sends, timeout=30)
+    assert [b["payload"]["instance_uuid"] for b in sends] == \
+        [later.UUIDString()] * len(sends)
+    assert backend == "libvirt" or spy.sent  # reached the cloud
+    monitor.monitor.render_metrics()
+    assert count(monitor, "instanceha_monitor_info", {
+        "version": metrics_version(), "mode": "enforce"}) == 1
+    assert count(monitor, "instanceha_monitor_info", {
+        "version": metrics_version(), "mode": "shadow"}) is None
+
+
+def metrics_version():
+    from monitor import metrics
+
+    return metrics.version()
+
+
+def test_entries_pending_from_enforce_mode_wait_through_shadow_mode(
+        start, domains, tmp_path):
+    """A notification still being retried when the host is switched to
+    shadow mode is not sent in shadow mode; it goes out once enforce mode
+    is back."""
+    class Down:
+        def __init__(self):
+            self.up, self.bodies = False, []
+
+        def __call__(self, body):
+            self.bodies.append(body)
+            return delivery.accepted("ok") if self.up else \
+                delivery.retry("ConnectFailure: refused")
+
+    down = Down()
+    monitor = start(send=down)
+    dom, = domains.create()
+    monitor.process_dies(dom)
+    monitor.wait_for(lambda: down.bodies)
+    path = tmp_path / "instanceha-monitor.conf"
+    original = path.read_text()
+    path.write_text(original + "[recovery]\nmode = shadow\n")
+    assert monitor.loop.call(monitor.monitor.reload) is True
+    time.sleep(0.3)  # an attempt already in its worker may finish
+    tried, down.up = len(down.bodies), True
+    time.sleep(2.5)
+    assert len(down.bodies) == tried
+    assert monitor.entries(store.PENDING)
+    path.write_text(original)
+    assert monitor.loop.call(monitor.monitor.reload) is True
+    monitor.wait_for(lambda: monitor.monitor.store.entries(store.ACCEPTED))
+
+
+# -- the host's pause, through the control socket -----------------------------
+
+def test_a_host_pause_through_the_control_socket_holds_and_survives_restart(
+        start, domains, tmp_path):
+    from monitor import control
+
+    recorder = Recorder()
+    first = start(send=recorder)
+    sock = first.monitor.store.path / control.SOCKET
+
+    def post(url):
+        return _post_off_loop(first, sock, url)
+
+    assert post("/pause?for=0") == (400, {"error": (
+        "pause length '0' is zero: give a positive length, e.g. 90s, 30m, "
+        "2h or 1d (to end a pause, resume)")})
+    assert post("/pause?for=8d")[0] == 400
+    assert post("/pause")[0] == 400
+    assert first.status()["paused_until"] is None  # nothing changed
+    code, answer = post("/pause?for=1h")
+    assert code == 200
+    status = first.status()
+    assert status["paused_until"] == answer["paused_until"]
+    first.monitor.render_metrics()
+    until = count(first, "instanceha_paused_until_timestamp_seconds")
+    assert 3590 < until - time.time() <= 3600
+    dom, = domains.create()
+    first.process_dies(dom)
+    first.wait_for(lambda: domain_view(first, dom).get("last_decision") ==
+                   "no recovery (paused)")
+    first.stop()
+
+    second = start(send=recorder)
+    assert second.status()["paused_until"] == answer["paused_until"]
+    assert _post_off_loop(second, sock, "/resume") == (
+        200, {"paused_until": None})
+    assert second.status()["paused_until"] is None
+    second.monitor.render_metrics()
+    assert count(second, "instanceha_paused_until_timestamp_seconds") == 0
+    assert recorder.bodies == []
+
+
+def _post_off_loop(monitor, sock, url):
+    """A control request from the test's thread, as the CLI makes it."""
+    return control_client.post(sock, url)

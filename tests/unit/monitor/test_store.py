@@ -587,7 +587,8 @@ def test_a_version_1_database_is_migrated_with_its_rows(tmp_path, clock):
     old_database(tmp_path / "state")
     store = store_mod.Store(tmp_path / "state", clock)
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == \
-        store_mod.VERSION == 2
+        store_mod.VERSION == len(store_mod.MIGRATIONS)
+    assert store.would_recover() == []  # version 3: shadow decisions
     assert [(e["key"], e["state"], e["instance_uuid"], e["boot"])
             for e in store.entries()] == [
         ("u-1/b3/LIFECYCLE/STOPPED_FAILED", "pending", "u-1", 3),
@@ -616,8 +617,110 @@ def test_a_newer_schema_is_refused_in_one_clear_line(tmp_path, clock):
             store_mod.Store(tmp_path / "state", clock)
     message = str(refused.value)
     assert "\n" not in message
-    assert "schema version 3, newer than this instanceha-monitor knows " \
-        "(2)" in message
+    assert "schema version %d, newer than this instanceha-monitor knows " \
+        "(%d)" % (store_mod.VERSION + 1, store_mod.VERSION) in message
     assert "upgrade osc-instanceha, or point [DEFAULT] state_path " \
         "elsewhere" in message
     assert str(tmp_path / "state" / store_mod.FILE) in message
+
+
+# -- shadow mode's decisions and the host's pause -----------------------------
+
+def would(key, uuid="u-1"):
+    return fx.WouldRecover(key, BODY, "death", "QEMU died", uuid, 3, None)
+
+
+def test_shadow_decisions_are_kept_apart_from_the_outbox(tmp_path, clock):
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store.apply([would("u-1/b3/x"), would("u-1/b3/x")]) is False
+    assert store.entries() == [] and store.due() == [] and \
+        store.next_due_at() is None  # delivery cannot see them
+    store.close()
+    store = store_mod.Store(tmp_path / "state", clock)  # kept on disk
+    row, = store.would_recover()
+    assert (row["key"], row["kind"], row["reason"], row["decided_at"],
+            row["body"]) == ("u-1/b3/x", "death", "QEMU died", 1000.0, BODY)
+    assert store.would_recover_count() == 1
+    store.close()
+
+
+def test_history_reads_shadow_decisions_while_the_monitor_holds_the_lock(
+        store, clock, tmp_path):
+    for index in range(3):
+        clock.now = 1000.0 + index * 100
+        store.apply([would("u-1/b3/%d" % index)])
+    db = store_mod.open_read_only(tmp_path / "state")
+    try:
+        assert [r["key"] for r in store_mod.read_would_recover(db, 1100)] \
+            == ["u-1/b3/1", "u-1/b3/2"]
+        with pytest.raises(sqlite3.OperationalError):  # read only
+            db.execute("DELETE FROM would_recover")
+    finally:
+        db.close()
+    assert [r["key"] for r in store.would_recover(limit=1)] == ["u-1/b3/2"]
+
+
+def test_history_refuses_a_state_it_does_not_know(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        store_mod.open_read_only(tmp_path / "state")
+    old_database(tmp_path / "state", version=store_mod.VERSION + 1)
+    with pytest.raises(store_mod.StateTooNew, match="newer than this"):
+        store_mod.open_read_only(tmp_path / "state")
+    old_database(tmp_path / "old", version=1)
+    with pytest.raises(store_mod.StateTooOld, match="start this version"):
+        store_mod.open_read_only(tmp_path / "old")
+
+
+def test_shadow_decisions_are_pruned_with_the_history(store, clock):
+    store.apply([would("u-1/b3/old")])
+    clock.now += 86400
+    store.apply([would("u-1/b3/new")])
+    store.prune(3600)
+    assert [r["key"] for r in store.would_recover()] == ["u-1/b3/new"]
+
+
+def test_the_host_pause_survives_a_restart_until_resumed(tmp_path, clock):
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store.restore().host_paused_until is None
+    store.apply([fx.PutHostPause(4600.0)])
+    store.close()
+    store = store_mod.Store(tmp_path / "state", clock)
+    assert store.restore().host_paused_until == 4600.0
+    store.apply([fx.PutHostPause(None)])
+    assert store.restore().host_paused_until is None
+    store.close()
+
+
+@pytest.mark.parametrize("version", range(1, store_mod.VERSION))
+def test_every_older_schema_is_brought_forward_with_its_rows(tmp_path, clock,
+                                                             version):
+    """A store of each earlier version, with a pending notification and a
+    boot, opens at the newest version with both kept and usable."""
+    path = tmp_path / "state"
+    path.mkdir()
+    db = sqlite3.connect(str(path / store_mod.FILE))
+    for number in range(1, version + 1):
+        store_mod.MIGRATIONS[number - 1](db)
+    db.execute("PRAGMA user_version = %d" % version)
+    db.execute("INSERT INTO notification (key, body, state, "
+               "next_attempt_at, created_at) VALUES ('u-1/b3/x', ?, "
+               "'pending', 5, 5)", (json.dumps(BODY),))
+    if version >= 2:  # as that version wrote its entries
+        db.execute("UPDATE notification SET instance_uuid = 'u-1', boot = 3")
+    db.execute("INSERT INTO boot VALUES ('u-1', 'i-1', 3, 2, 'hb', '[]', 0, "
+               "0)")
+    db.commit()
+    db.close()
+    store = store_mod.Store(path, clock)
+    try:
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == \
+            store_mod.VERSION
+        entry, = store.entries()
+        assert (entry["key"], entry["instance_uuid"], entry["boot"]) == (
+            "u-1/b3/x", "u-1", 3)
+        assert store.restore().boots["u-1"][1].seq == 3
+        store.apply([fx.WouldRecover("u-1/b3/y", BODY, "death", "r", "u-1",
+                                     3)])
+        assert store.would_recover_count() == 1
+    finally:
+        store.close()

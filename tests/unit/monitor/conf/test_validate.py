@@ -201,3 +201,86 @@ def test_bad_values_are_reported_before_the_monitor_reads_them(load):
         "%s: invalid value for 'guest_monitoring_timeout' in "
         "[introspectiveinstancemonitor]: Should be greater than or equal "
         "to 1" % path]
+
+
+# A masakarimonitors.conf as deployment guides write it (kolla-ansible's
+# template, a charm's): shared by every masakari monitor on the host.
+DEPLOYED = """\
+    [DEFAULT]
+    debug = False
+    log_dir = /var/log/kolla/masakari
+    hostname = compute-7
+    monkey_patch = False
+    [api]
+    region = RegionOne
+    auth_url = http://keystone:5000/v3
+    user_domain_id = default
+    project_name = service
+    project_domain_id = default
+    username = masakari
+    password = secret
+    api_interface = internal
+    api_version = v1
+    [libvirt]
+    connection_uri = qemu+tcp://compute-7/system
+    [host]
+    monitoring_driver = default
+    pacemaker_node_type = remote
+    corosync_multicast_interfaces = eth1
+    corosync_multicast_ports = 5405
+    [process]
+    process_list_path = /etc/masakari-monitors/process_list.yaml
+    [consul]
+    agent_manage = 127.0.0.1:8500
+    [introspectiveinstancemonitor]
+    guest_monitoring_interval = 10
+    """
+
+
+def test_a_masakarimonitors_conf_as_deployed_starts_unchanged(load):
+    conf, path = load(DEPLOYED)
+    validate.check(conf)
+    assert conf.hostname == "compute-7"
+    assert conf.api.region == "RegionOne"
+    lines = [line.partition(": ")[2] for line in validate.ignored(conf)]
+    assert all(line.startswith(path + ": ")
+               for line in validate.ignored(conf))
+    assert lines == [
+        "monkey_patch in [DEFAULT] belongs to masakari-monitors (eventlet): "
+        "ignored",
+        "api_version in [api] belongs to masakari-monitors' client "
+        "(openstacksdk negotiates the version here): ignored",
+        "[host] belongs to masakari-hostmonitor: ignored",
+        "[process] belongs to masakari-processmonitor: ignored",
+        "[consul] belongs to masakari-hostmonitor (consul driver): ignored"]
+
+
+def test_misspellings_next_to_the_other_monitors_are_still_refused(load):
+    conf, path = load(DEPLOYED.replace(
+        "guest_monitoring_interval = 10", "guest_monitor_interval = 10"
+    ).replace("connection_uri = qemu+tcp", "conection_uri = qemu+tcp"))
+    with pytest.raises(validate.ConfigError) as refused:
+        validate.check(conf)
+    assert str(refused.value).splitlines() == [
+        "%s: unknown option 'conection_uri' in [libvirt]; did you mean "
+        "'connection_uri'?" % path,
+        "%s: unknown option 'guest_monitor_interval' in "
+        "[introspectiveinstancemonitor]; did you mean "
+        "'guest_monitoring_interval'?" % path]
+
+
+def test_a_masakarimonitors_conf_authenticates_with_password_as_there(
+        tmp_path):
+    """masakari-monitors defaults [api] auth_type to password; its files
+    name none. Without that default the monitor would load no auth plugin
+    and never reach Masakari."""
+    path = tmp_path / "masakarimonitors.conf"
+    path.write_text(textwrap.dedent(DEPLOYED))
+    conf = monitor_conf.parse([str(path)], None, "instanceha", "test")
+    assert conf.api.auth_type == "password"
+    path.write_text("[api]\nauth_type = none\n")
+    assert monitor_conf.parse([str(path)], None, "instanceha",
+                              "test").api.auth_type == "none"
+    path.write_text("[DEFAULT]\nhostname = h\n")
+    assert monitor_conf.parse([str(path)], None, "instanceha",
+                              "test").api.auth_type is None
