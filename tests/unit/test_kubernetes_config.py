@@ -16,9 +16,15 @@ def shipped(name):
     return yaml.safe_load((MANIFESTS / name).read_text())
 
 
-def test_the_shipped_files_are_a_valid_monitor_config(tmp_path):
-    daemonset = shipped("daemonset.yaml")
-    args = daemonset["spec"]["template"]["spec"]["containers"][0]["args"]
+def test_the_shipped_files_are_a_valid_monitor_config(tmp_path,
+                                                      monkeypatch):
+    container = shipped("daemonset.yaml")["spec"]["template"]["spec"][
+        "containers"][0]
+    args = container["args"]
+    # the node's name, as the kubelet sets it from spec.nodeName
+    env, = container["env"]
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    monkeypatch.setenv(env["name"], "compute-7")
     files = {"instanceha-monitor.conf":
              shipped("configmap.yaml")["data"]["instanceha-monitor.conf"],
              "api.conf": shipped("secret.yaml")["stringData"]["api.conf"]}
@@ -34,6 +40,7 @@ def test_the_shipped_files_are_a_valid_monitor_config(tmp_path):
     assert conf.status.metrics_listen == "0.0.0.0"
     assert conf.status.metrics_port == 9781
     assert conf.state_path == "/var/lib/instanceha"
+    assert conf.hostname == "compute-7"
     assert conf.api.auth_type == "password"
     assert conf.api.api_interface == "internal"
 
