@@ -17,11 +17,13 @@ a directory of their own (the host's apt configuration is left as it was),
 and cached like promtool (``.cache/quadlet/``).
 """
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tools.debian import debian_mirror
+from tools.debian import mirror_of  # noqa: F401 (tested with the quadlet)
 
 REPO = Path(__file__).resolve().parents[2]
 APT_ENV = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
@@ -117,28 +119,6 @@ QUADLET = "/usr/libexec/podman/quadlet"
 # a Go program that needs only the C library.
 QUADLET_SUITE = "trixie"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-
-
-def debian_mirror():
-    """The host's Debian mirror (the URI of its main archive), from
-    /etc/apt/sources.list and sources.list.d (one-line and deb822)."""
-    texts = []
-    for path in [Path("/etc/apt/sources.list"),
-                 *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
-        if path.is_file():
-            texts.append(path.read_text())
-    return mirror_of("\n".join(texts))
-
-
-def mirror_of(text):
-    """The first URI of a Debian archive (not -security, not a third
-    party's) in sources text, or None."""
-    uris = re.findall(r"^\s*URIs:\s*(\S+)", text, re.M | re.I)
-    uris += re.findall(r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M)
-    for uri in uris:
-        if re.search(r"/debian/?$", uri):
-            return uri.rstrip("/")
-    return None
 
 
 def quadlet():
