@@ -8,6 +8,7 @@ command and HEALTHCHECK run unchanged; the state directory is mounted at
 its host path, so the lab's checks read the status and the store from
 outside as they do for the monitor process.
 """
+import json
 import subprocess
 
 from tools.lab import host
@@ -49,7 +50,12 @@ class ContainerMonitor(monitor_process.MonitorProcess):
                 self.image]
 
     def health(self):
-        """(exit status, output) of the image's own health check, run now
-        (``podman healthcheck run``: 0 healthy, 1 unhealthy)."""
-        result = self.podman("healthcheck", "run", NAME)
-        return result.returncode, (result.stdout + result.stderr).strip()
+        """(exit status, what the check said) of the image's own health
+        check, run now (``podman healthcheck run``: 0 healthy, 1
+        unhealthy; what it said is the check command's output, from the
+        container's health log)."""
+        code = self.podman("healthcheck", "run", NAME).returncode
+        state = self.podman("inspect", "--format", "{{json .State.Health}}",
+                            NAME)
+        log = json.loads(state.stdout or "{}").get("Log") or [{}]
+        return code, (log[-1].get("Output") or "").strip()
