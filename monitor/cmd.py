@@ -18,7 +18,9 @@ import signal
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from oslo_config import cfg
@@ -143,6 +145,53 @@ def status_url(conf):
     if conf.status.port == 0:
         return (Path(conf.state_path) / "status.url").read_text().strip()
     return "http://%s:%d" % (conf.status.listen, conf.status.port)
+
+
+def cmd_health(conf, args):
+    """Exit 0 while the running monitor's /healthz answers 200, else 1.
+
+    For health checks that cannot read JSON (a container's HEALTHCHECK,
+    podman's HealthCmd): it asks the local status endpoint of [status]
+    listen and port.  With --require-libvirt it also fails while the
+    monitor has no libvirt connection (the monitor keeps running and
+    reconnects; use it for what reports, not for what restarts).
+    """
+    url = status_url(conf) + "/healthz"
+    if args.require_libvirt:
+        url += "?require=libvirt"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            state = json.load(answer)
+    except urllib.error.HTTPError as exc:
+        try:
+            state = json.load(exc)
+        except ValueError:
+            state = {}
+        raise Failure("unhealthy: %s answered HTTP %d: %s" % (
+            url, exc.code, health_reason(state))) from exc
+    except (OSError, ValueError) as exc:
+        raise Failure("no monitor answers on %s (%s); is it started?" % (
+            url, getattr(exc, "reason", None) or exc)) from exc
+    print("healthy: libvirt %s, store %s" % (
+        "connected" if state["libvirt"]["connected"] else "DISCONNECTED",
+        "writable" if state["store"]["writable"] else "CANNOT COMMIT"))
+    return 0
+
+
+def health_reason(state):
+    """Why /healthz said no, from its JSON."""
+    if "error" in state:
+        return state["error"]
+    reasons = []
+    store = state.get("store") or {}
+    if store and not store.get("writable", True):
+        reasons.append("the state store cannot commit (%s)" % (
+            store.get("error") or "unknown"))
+    lv = state.get("libvirt") or {}
+    if lv and not lv.get("connected", True):
+        reasons.append("libvirt not connected%s" % (
+            " (%s)" % lv["last_error"] if lv.get("last_error") else ""))
+    return "; ".join(reasons) or "no reason given"
 
 
 def control_socket(conf):
@@ -363,8 +412,8 @@ def cmd_history(conf, args):
 
 
 COMMANDS = {"start": cmd_start, "check": cmd_check, "status": cmd_status,
-            "clear-quarantine": cmd_clear_quarantine, "pause": cmd_pause,
-            "resume": cmd_resume, "history": cmd_history}
+            "health": cmd_health, "clear-quarantine": cmd_clear_quarantine,
+            "pause": cmd_pause, "resume": cmd_resume, "history": cmd_history}
 
 
 def version():
@@ -409,6 +458,13 @@ def parser():
         if name == "status":
             command.add_argument("--json", action="store_true",
                                  help="the whole status document as JSON")
+        if name == "health":
+            command.add_argument(
+                "--require-libvirt", action="store_true",
+                help="also unhealthy while libvirt is not connected")
+            command.add_argument(
+                "--timeout", type=float, default=4.0, metavar="SECONDS",
+                help="how long to wait for the answer (default 4)")
         if name == "clear-quarantine":
             command.add_argument("uuid", help="the instance's UUID")
         if name == "pause":

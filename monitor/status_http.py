@@ -33,14 +33,52 @@ class Server:
         await self._runner.cleanup()
 
 
+def healthy(state, require=()):
+    """Whether /healthz answers 200: ``state["ok"]`` (the loop answers,
+    the store commits) and, for each name in ``require``, that part
+    connected.  ``require=libvirt`` is for checks that should also fail
+    while libvirt is away (a readiness probe, a container's health check):
+    the monitor itself keeps running and reconnects, so a liveness check
+    that restarted it for that would fix nothing."""
+    if not state.get("ok", True):
+        return False
+    return all((state.get(name) or {}).get("connected", False)
+               for name in require)
+
+
+class UnknownRequirement(ValueError):
+    pass
+
+
+REQUIRABLE = ("libvirt",)
+
+
+def requirements(query):
+    """The names of ``?require=a,b`` (repeatable), each one of
+    REQUIRABLE."""
+    names = [name for value in query.getall("require", [])
+             for name in value.split(",") if name]
+    unknown = sorted(set(names) - set(REQUIRABLE))
+    if unknown:
+        raise UnknownRequirement(
+            "unknown require=%s: one of %s" % (",".join(unknown),
+                                               ", ".join(REQUIRABLE)))
+    return names
+
+
 def routes(metrics, health):
     """/healthz and /metrics.  ``health()`` returns a JSON-able dict,
     /healthz answers 503 when it says ``"ok": false`` (a plain HTTP check
-    sees it); ``metrics()`` Prometheus' text format."""
-    async def healthz(_request):
+    sees it), and with ``?require=libvirt`` also while libvirt is not
+    connected; ``metrics()`` Prometheus' text format."""
+    async def healthz(request):
+        try:
+            require = requirements(request.query)
+        except UnknownRequirement as exc:
+            return web.json_response({"error": str(exc)}, status=400)
         state = health()
-        return web.json_response(state,
-                                 status=200 if state.get("ok", True) else 503)
+        return web.json_response(
+            state, status=200 if healthy(state, require) else 503)
 
     async def metrics_page(_request):
         return web.Response(body=metrics(), headers={

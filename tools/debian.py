@@ -2,6 +2,7 @@
 installing them (as root, with apt-get)."""
 import contextlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -49,3 +50,32 @@ def install(packages, log=print, start_services=True):
         subprocess.run(["apt-get", "install", "-y", "-q",
                         "--no-install-recommends"] + missing, check=True,
                        env=env, stdout=subprocess.DEVNULL)
+
+
+def debian_mirror():
+    """The host's Debian mirror (the URI of its main archive), from
+    /etc/apt/sources.list and sources.list.d (one-line and deb822)."""
+    texts = []
+    for path in [Path("/etc/apt/sources.list"),
+                 *sorted(Path("/etc/apt/sources.list.d").glob("*"))]:
+        if path.is_file():
+            texts.append(path.read_text())
+    return mirror_of("\n".join(texts))
+
+
+def mirror_of(text):
+    """The first URI of a Debian archive (not -security, not a third
+    party's) in sources text, or None."""
+    uris = re.findall(r"^\s*URIs:\s*(\S+)", text, re.M | re.I)
+    uris += re.findall(r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)", text, re.M)
+    for uri in uris:
+        if re.search(r"/debian/?$", uri):
+            return uri.rstrip("/")
+    return None
+
+
+def codename():
+    """The host's Debian release (bookworm), from /etc/os-release."""
+    found = re.search(r"^VERSION_CODENAME=(\S+)",
+                      Path("/etc/os-release").read_text(), re.M)
+    return found and found.group(1).strip('"')

@@ -173,18 +173,21 @@ def names_of(block):
 
 
 def test_data_files_exist():
-    """The sample config, the systemd unit and the alert rules are
-    installed under <prefix>/share/instanceha."""
+    """The sample config, the systemd and quadlet units, the Kubernetes
+    manifests and the alert rules are installed under
+    <prefix>/share/instanceha."""
     shipped = []
     for line in setup_cfg()["files"]["data_files"].splitlines():
         if "=" in line:
             target, source = (part.strip() for part in line.split("=", 1))
             assert target.startswith("share/instanceha"), line
-            shipped.append(source)
-            assert (REPO / source).is_file(), source
+            for one in source.split():
+                shipped.append(one)
+                assert (REPO / one).is_file(), one
     assert {Path(s).name for s in shipped} >= {
         "instanceha-monitor.conf.sample", "instanceha-monitor.service",
-        "instanceha-alerts.yaml"}
+        "instanceha-alerts.yaml", "instanceha-monitor.container",
+        "daemonset.yaml", "configmap.yaml", "secret.yaml", "podmonitor.yaml"}
 
 
 def test_requirement_lines_parse():

@@ -65,9 +65,12 @@ retry_max_interval = 5
             + cloud.monitor_api_section() + extra)
         self.log = open(Path(workdir) / "monitor.log", "w")
         self.proc = subprocess.Popen(
-            [MONITOR, "start", "--config-file", str(self.conf)],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            self.command(), stdout=self.log, stderr=subprocess.STDOUT)
         self.wait_for(lambda s: s["libvirt"]["connected"])
+
+    def command(self):
+        """What starts the monitor in the foreground."""
+        return [MONITOR, "start", "--config-file", str(self.conf)]
 
     def status(self):
         result = subprocess.run(

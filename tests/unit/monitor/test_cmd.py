@@ -143,6 +143,16 @@ def test_status_without_a_monitor_is_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_health_without_a_monitor_is_one_line(tmp_path):
+    result = run("health", "--config-file", conf(
+        tmp_path, "[status]\nport = 1\n"))
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "instanceha-monitor: no monitor answers on "
+        "http://127.0.0.1:1/healthz (")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_check_says_connection_refused_with_the_url(tmp_path):
     """check said 'DiscoveryFailure ... version hack disabled' for a
     Masakari that refuses connections."""

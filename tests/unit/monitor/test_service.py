@@ -215,6 +215,50 @@ def test_libvirtd_away_is_retried_not_fatal(start):
     assert first == 0.0  # labelled counters exist before any event
 
 
+def health(monitor, require_libvirt):
+    """``instanceha-monitor health`` against the running monitor:
+    (exit status, what it printed or failed with)."""
+    import argparse
+
+    from monitor import cmd
+
+    args = argparse.Namespace(require_libvirt=require_libvirt, timeout=4)
+    try:
+        return cmd.cmd_health(monitor.monitor.conf, args), "healthy"
+    except cmd.Failure as exc:
+        return exc.status, str(exc)
+
+
+def test_health_fails_on_require_libvirt_while_libvirt_is_away(start):
+    """A container's health check and a readiness probe see a monitor
+    without libvirt; the liveness check does not (a restart would not
+    bring libvirt back)."""
+    monitor = start(uri="qemu+tcp://127.0.0.1:9/system", connected=False)
+    monitor.wait_for(lambda: monitor.monitor.engine.libvirt["last_error"])
+    base = monitor.monitor.status_url
+
+    with urllib.request.urlopen(base + "/healthz") as response:
+        assert response.status == 200
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(base + "/healthz?require=libvirt")
+    with pytest.raises(urllib.error.HTTPError) as unknown:
+        urllib.request.urlopen(base + "/healthz?require=libvrit")
+    assert refused.value.code == 503
+    assert json.load(refused.value)["libvirt"]["connected"] is False
+    assert unknown.value.code == 400
+    assert health(monitor, require_libvirt=False) == (0, "healthy")
+    status, line = health(monitor, require_libvirt=True)
+    assert status == 1
+    assert line.startswith("unhealthy: %s/healthz?require=libvirt answered "
+                           "HTTP 503: libvirt not connected (" % base)
+
+
+def test_health_passes_with_libvirt_connected(start):
+    monitor = start()
+    monitor.wait_for(lambda: monitor.monitor.engine.libvirt["connected"])
+    assert health(monitor, require_libvirt=True) == (0, "healthy")
+
+
 def test_systemd_ready_status_and_watchdog_from_the_loop(
         start, tmp_path, monkeypatch):
     """A real datagram socket stands where systemd's would."""
