@@ -3,14 +3,13 @@
 generator writes (installed from PyPI in a virtualenv of its own, as the
 bench's peer), unchanged; what belongs to the other masakari monitors is
 ignored with one log line each."""
-import json
 import re
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from monitor import control_client
 from monitor.conf import masakari_monitors
 from monitor.conf import validate
 from tools.cloud import masakari_monitors as peer
@@ -72,9 +71,9 @@ def test_the_monitor_starts_on_the_generated_file_unchanged(tmp_path):
                     time.monotonic() < deadline:
                 time.sleep(0.1)
             assert url.exists(), log.read_text()
-            with urllib.request.urlopen(url.read_text().strip() +
-                                        "/status") as answer:
-                status = json.load(answer)
+            # the status document is on the control socket (root)
+            status = control_client.get_status(
+                tmp_path / "state" / control_client.SOCKET)
         finally:
             child.terminate()
             child.wait(20)
