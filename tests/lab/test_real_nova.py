@@ -11,6 +11,7 @@ not fight: one recovery, no server left SHUTOFF or ERROR.
 Skipped, with the reason printed, where the lab or real Nova cannot run.
 """
 import concurrent.futures
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from monitor import libvirt_watch
+from osc_instanceha import prometheus
 from tools.cloud import seed as seed_mod
 from tools.lab import domain as lab_domain
 from tools.lab import faults
@@ -144,14 +146,22 @@ def test_hung_kernel_is_fenced_and_recovered_through_real_nova(nova, agent):
                    for line in result["nova_compute"])
 
 
+def status_row(nova, server):
+    row, = json.loads(openstack(nova, "instanceha", "status", "--long",
+                                server.name, "-f", "json"))
+    return row
+
+
 def test_a_rebuild_adds_the_agent_channel(nova):
-    """enable on a running server booted without the property: the plugin
-    says to rebuild; after a real rebuild the domain has the channel, the
-    monitor watches the agent and the plugin says protected."""
+    """enable on a running server booted without the property, from the
+    project's own image: the plugin sets the property and says to
+    rebuild; after a real rebuild the domain has the channel, the monitor
+    watches the agent and the plugin says agent hangs are covered too
+    (the lab has no Prometheus: the host side is said to be unchecked)."""
     bare = nova.seed.admin.image.get_image(nova.images[False].id)
     image = nova.seed.admin.image.create_image(
         name=nova.seed.unique("lab-guest-bare"), disk_format="ami",
-        container_format="ami", visibility="public",
+        container_format="ami", visibility="private",
         data=b"\0" * 1024 * 1024, kernel_id=bare.kernel_id,
         ramdisk_id=bare.ramdisk_id,
         os_command_line=bare.os_command_line)
@@ -161,8 +171,7 @@ def test_a_rebuild_adds_the_agent_channel(nova):
         "hang_detection") == "kernel", timeout=60)
 
     enabled = openstack(nova, "instanceha", "enable", server.name)
-    before = openstack(nova, "instanceha", "status", server.name, "-f",
-                       "value", "-c", "Verdict")
+    before = status_row(nova, server)
     # Nova's clean power-off of the busybox guest waits out its
     # shutdown_timeout (60 s) under TCG before the rebuild goes on
     openstack(nova, "server", "rebuild", "--wait", server.name, timeout=360)
@@ -171,12 +180,17 @@ def test_a_rebuild_adds_the_agent_channel(nova):
     faults.wait_for_agent(fresh, timeout=120)
     state = nova.monitor.wait_for(lambda s: domain_view(s, fresh).get(
         "hang_detection") == "agent and kernel", timeout=60)
-    after = openstack(nova, "instanceha", "status", server.name, "-f",
-                      "value", "-c", "Verdict")
+    after = status_row(nova, server)
 
     assert "no: rebuild the server to add the channel" in enabled
-    assert before.startswith("unknown: ") and "rebuild the server" in before
-    assert after.strip() == "protected"
+    assert before["Agent Channel"] is False
+    assert before["Protects Against"] == ["deaths", "kernel hangs"]
+    assert any("rebuild the server for agent hangs" in reason
+               for reason in before["Reasons"])
+    assert after["Agent Channel"] is True
+    assert (after["Verdict"], after["Reasons"]) == (
+        "unknown", [prometheus.NOT_CHECKED])
+    assert "agent hangs" in after["Protects Against"]
     assert outbox_entries(state, fresh) == []  # a rebuild is no failure
 
 
