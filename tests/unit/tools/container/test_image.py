@@ -7,10 +7,10 @@ from tools.container import image
 CONFIG = """\
 :env:.cert='/etc/ssl/certs/ca-certificates.crt'
 :env:.default-timeout='180'
-:env:.find-links='/opt/wheels'
+:env:.find-links='/srv/mirror/wheels'
 global.cert='/etc/ssl/certs/ca-certificates.crt'
 global.constraint='/etc/xdg/pip/constraints.txt'
-global.extra-index-url='file:///opt/pypi/simple https://mirror.example/simple'
+global.extra-index-url='file:///srv/mirror/pypi/simple https://mirror.example/simple'
 global.find-links='/srv/other-wheels'
 """
 
@@ -18,10 +18,10 @@ global.find-links='/srv/other-wheels'
 def test_pip_settings_where_packages_come_from_and_env_wins():
     assert image.pip_settings(CONFIG) == {
         "cert": "/etc/ssl/certs/ca-certificates.crt",
-        "extra-index-url": "file:///opt/pypi/simple "
+        "extra-index-url": "file:///srv/mirror/pypi/simple "
                            "https://mirror.example/simple",
         # the environment's over the file's
-        "find-links": "/opt/wheels"}
+        "find-links": "/srv/mirror/wheels"}
 
 
 def test_no_settings_no_options():
@@ -31,7 +31,7 @@ def test_no_settings_no_options():
 
 def test_build_options_pass_settings_and_mount_what_exists():
     settings = image.pip_settings(CONFIG)
-    present = {"/etc/ssl/certs/ca-certificates.crt", "/opt/pypi"}
+    present = {"/etc/ssl/certs/ca-certificates.crt", "/srv/mirror/pypi"}
     options = image.build_options(settings, exists=present.__contains__)
     args = [options[i + 1] for i, o in enumerate(options)
             if o == "--build-arg"]
@@ -39,14 +39,14 @@ def test_build_options_pass_settings_and_mount_what_exists():
                if o == "--volume"]
     assert args == [
         "PIP_CERT=" + image.BUILD_CERT,
-        "PIP_EXTRA_INDEX_URL=file:///opt/pypi/simple "
+        "PIP_EXTRA_INDEX_URL=file:///srv/mirror/pypi/simple "
         "https://mirror.example/simple",
-        "PIP_FIND_LINKS=/opt/wheels"]
+        "PIP_FIND_LINKS=/srv/mirror/wheels"]
     # a path that does not exist here is not mounted (podman would fail)
     assert volumes == [
         "/etc/ssl/certs/ca-certificates.crt:%s:ro" % image.BUILD_CERT,
         # a local index: with the files its pages link to (../files)
-        "/opt/pypi:/opt/pypi:ro"]
+        "/srv/mirror/pypi:/srv/mirror/pypi:ro"]
 
 
 def test_defect_the_ca_bundle_is_not_mounted_over_the_images_own():
