@@ -62,8 +62,11 @@ def fault_and_watch(stack, dom, fault, timeout=120, agent=True,
         entry = next(iter(monitor_process.outbox_entries(state, dom)), None)
         lines = []
         if view.get("last_event"):
-            lines.append("monitor: %s -> %s" % (view["last_event"],
-                                                view["last_decision"]))
+            # a lifecycle event the engine only records (DEFINED, say)
+            # comes without a decision of its own
+            lines.append("monitor: %s -> %s" % (
+                view["last_event"], view.get("last_decision") or
+                "recorded"))
         if view.get("heartbeat_failures") and entry is None:
             lines.append("monitor: %d failed heartbeat(s)"
                          % view["heartbeat_failures"])
