@@ -12,6 +12,7 @@ from pathlib import Path
 from tools.lab import faults
 from tools.lab import monitor_process
 from tools.lab.monitor_process import FAST_STATS_PERIOD
+from tools.lab.monitor_process import notification_accepted
 from tools.lab.monitor_process import domain_view
 from tools.lab.monitor_process import outbox_entries
 from tools.lab.stack import HOSTNAME
@@ -96,8 +97,7 @@ def test_a_paused_servers_hang_waits_for_the_end_of_its_pause(
         assert domain_view(state, dom)["heartbeat"].startswith(
             "not monitored: paused by the operator until %s" % until)
 
-        state = monitor.wait_for(lambda s: any(
-            e["state"] == "accepted" for e in outbox_entries(s, dom)),
+        state = monitor.wait_for(notification_accepted(dom),
             timeout=90)
         entry, = outbox_entries(state, dom)
         assert entry["event"] == "QEMU_GUEST_AGENT_ERROR/STOPPED_FAILED"

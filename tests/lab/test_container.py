@@ -17,6 +17,7 @@ import pytest
 from tools.container import image as image_mod
 from tools.container import monitor as container_mod
 from tools.lab import faults
+from tools.lab.monitor_process import notification_accepted
 from tools.lab.monitor_process import domain_view
 from tools.lab.monitor_process import outbox_entries
 from tools.lab.stack import HOSTNAME
@@ -65,8 +66,7 @@ def test_killed_guest_reaches_masakari_from_the_container(lab, seed,
 
     killed = time.monotonic()
     faults.kill_qemu(dom)
-    state = container.wait_for(lambda s: any(
-        e["state"] == "accepted" for e in outbox_entries(s, dom)))
+    state = container.wait_for(notification_accepted(dom))
     accepted = time.monotonic() - killed
     entry, = outbox_entries(state, dom)
     assert entry["event"] == "LIFECYCLE/STOPPED_FAILED"

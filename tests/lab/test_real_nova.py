@@ -28,6 +28,7 @@ from tools.lab import domain as lab_domain
 from tools.lab import faults
 from tools.lab import monitor_process
 from tools.lab import nova_lab
+from tools.lab.monitor_process import notification_accepted
 from tools.lab.monitor_process import domain_view
 from tools.lab.monitor_process import outbox_entries
 from tools.lab.stack import wait_finished
@@ -236,8 +237,7 @@ def test_a_death_after_a_live_snapshot_is_delivered(nova):
 
     killed = time.monotonic()
     faults.kill_qemu(dom)
-    state = poll(nova.monitor, lambda s: any(
-        e["state"] == "accepted" for e in outbox_entries(s, dom)), 60)
+    state = poll(nova.monitor, notification_accepted(dom), 60)
     accepted = time.monotonic() - killed
     state = state or nova.monitor.status()
     print("kill -9 after the snapshot -> %s" % (

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tools.lab import faults
 from tools.lab.monitor_process import FAST_STATS_PERIOD
+from tools.lab.monitor_process import notification_accepted
 from tools.lab.monitor_process import domain_view
 from tools.lab.monitor_process import outbox_entries
 from tools.lab.stack import protected_guest
@@ -22,8 +23,7 @@ def test_killed_qemu_is_recovered(lab, seed, monitor):
 
     killed = time.monotonic()
     faults.kill_qemu(dom)
-    state = monitor.wait_for(lambda s: any(
-        e["state"] == "accepted" for e in outbox_entries(s, dom)))
+    state = monitor.wait_for(notification_accepted(dom))
     accepted = time.monotonic() - killed
     entry, = outbox_entries(state, dom)
     assert entry["event"] == "LIFECYCLE/STOPPED_FAILED"
@@ -48,8 +48,7 @@ def test_guest_panic_with_panic_device_is_recovered_once(lab, seed,
     monitor.wait_for(lambda s: domain_view(s, dom).get("state") == "running")
 
     faults.hang_kernel(dom)  # sysrq crash: the panic device reports it
-    state = monitor.wait_for(lambda s: any(
-        e["state"] == "accepted" for e in outbox_entries(s, dom)))
+    state = monitor.wait_for(notification_accepted(dom))
     time.sleep(2)  # the STOPPED/CRASHED after PANICKED must not add one
     state = monitor.status()
 

@@ -43,6 +43,13 @@ def outbox_entries(state, dom):
             if e["instance_uuid"] == dom.UUIDString()]
 
 
+def notification_accepted(dom):
+    """A predicate on the monitor's state: a notification of ``dom`` was
+    accepted by Masakari (what every recovery test waits for)."""
+    return lambda state: any(e["state"] == "accepted"
+                             for e in outbox_entries(state, dom))
+
+
 class MonitorProcess:
     """``instanceha-monitor start`` as systemd would run it."""
 

@@ -43,10 +43,8 @@ def fault_until_finished(monitor, seed, dom, fault, accepted_within=90,
     final status)."""
     started = time.monotonic()
     fault(dom)
-    state = monitor.wait_for(lambda s: any(
-        e["state"] == "accepted"
-        for e in monitor_process.outbox_entries(s, dom)),
-        timeout=accepted_within)
+    state = monitor.wait_for(monitor_process.notification_accepted(dom),
+                             timeout=accepted_within)
     accepted = time.monotonic() - started
     entry, = monitor_process.outbox_entries(state, dom)
     return started, accepted, entry, wait_finished(
@@ -91,10 +89,8 @@ class Stack:
     def fault_and_recover(self, dom, fault, timeout=60):
         killed = time.monotonic()
         fault(dom)
-        state = self.monitor.wait_for(lambda s: any(
-            e["state"] == "accepted"
-            for e in monitor_process.outbox_entries(s, dom)),
-            timeout=timeout)
+        state = self.monitor.wait_for(
+            monitor_process.notification_accepted(dom), timeout=timeout)
         accepted = time.monotonic() - killed
         entry = monitor_process.outbox_entries(state, dom)[0]
         status = wait_finished(self.seed, entry["notification_uuid"])
